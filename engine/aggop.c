@@ -1,0 +1,543 @@
+/*
+ * aggop.c - windowed aggregation of one query on one worker.
+ *
+ * State.  A struct sl_wtable maps each group key to an entry:
+ *
+ *   struct entry  { next_close, final_done, live }    24 bytes
+ *   struct pane   { id, first_seq, acc[nagg] }         max_panes times
+ *
+ * Pane p (event times [p*P, (p+1)*P)) lives in slot p mod max_panes;
+ * window.c proves that live panes never share a slot.  A pane with
+ * first_seq == 0 is empty (record sequence numbers start at 1), so the
+ * zeroed block wtable hands out for a new key is a valid empty entry.
+ *
+ * Closing.  Every window closes at k*A + size + grace for an integer k.
+ * Each entry is registered in the bucket of the close index k of its next
+ * close (next_close); buckets are a ring indexed by k mod nbuckets, sized
+ * so that the close indices pending at any stream time never share a slot.
+ * When stream time passes close index k, the due buckets are detached
+ * first and then processed in k order, so that re-registrations made while
+ * processing never land in a bucket being walked.  A registration is stale
+ * when the entry's next_close no longer matches the bucket (the entry was
+ * re-registered earlier, or deleted and reused); processing an entry is
+ * idempotent (final_done remembers what EMIT FINAL already wrote), so a
+ * stale or duplicate registration costs a check, never a wrong row.
+ *
+ * Rows closed by one stream-time advance are sorted by (window end, first
+ * record of the window) before they are queued, which makes the output
+ * independent of how keys were spread over workers.
+ *
+ * Worker thread only.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/aggop.h"
+#include "engine/json_encode.h"
+#include "engine/key.h"
+#include "engine/wtable.h"
+
+struct entry {
+        int64_t next_close; /* registered close time; INT64_MAX: none */
+        int64_t final_done; /* start of the last window EMIT FINAL wrote */
+        uint32_t live;      /* live panes */
+        uint32_t pad;
+};
+
+struct pane {
+        int64_t id;
+        uint64_t first_seq; /* 0: empty */
+        struct sl_acc acc[];
+};
+
+struct bucket {
+        int64_t k;
+        uint32_t n, cap;
+        struct entry **v;
+};
+
+struct pending {
+        int64_t wend;
+        uint64_t first;
+        uint32_t off, len;
+};
+
+struct sl_aggop {
+        const struct sl_query *q;
+        const struct sl_window *w;
+        struct sl_wtable *wt;
+        uint32_t pane_size;
+        uint32_t npanes;
+        int64_t st;     /* stream time seen by this worker */
+        int64_t k_done; /* every close index <= k_done has been processed */
+        bool started;
+
+        uint32_t nbuckets;
+        struct bucket *buckets;
+        struct bucket *due; /* scratch for detached buckets */
+
+        /* Rows of one close round, sorted before they are queued. */
+        struct pending *pend;
+        uint32_t npend, cappend;
+        struct sl_buf pend_text;
+
+        struct sl_acc *tmp;   /* combined accumulators of one window */
+        struct sl_value *env; /* output environment */
+        struct sl_buf row;
+
+        struct sl_aggop_stats stats;
+};
+
+static inline struct pane *pane_at(const struct sl_aggop *op, struct entry *e,
+                                   uint32_t slot)
+{
+        return (struct pane *)((char *)(e + 1) + (size_t)slot * op->pane_size);
+}
+
+struct sl_aggop *sl_aggop_new(const struct sl_query *q, const struct sl_plan *p)
+{
+        (void)p;
+        struct sl_aggop *op = calloc(1, sizeof *op);
+        if (!op)
+                return NULL;
+        op->q = q;
+        op->w = &q->win;
+        op->npanes = q->win.max_panes;
+        op->pane_size = (uint32_t)(sizeof(struct pane) + q->nagg * sizeof(struct sl_acc));
+        uint32_t vsize = (uint32_t)sizeof(struct entry) + op->npanes * op->pane_size;
+        op->wt = sl_wtable_new(vsize, 1024);
+        op->tmp = calloc(q->nagg ? q->nagg : 1, sizeof *op->tmp);
+        op->env = calloc(q->env_size ? q->env_size : 1, sizeof *op->env);
+        if (q->win.kind != SL_WIN_NONE) {
+                op->nbuckets = (uint32_t)((q->win.size + q->win.grace) / q->win.advance) + 2;
+                op->buckets = calloc(op->nbuckets, sizeof *op->buckets);
+                op->due = calloc(op->nbuckets, sizeof *op->due);
+        }
+        op->st = INT64_MIN;
+        op->k_done = INT64_MIN;
+        if (!op->wt || !op->tmp || !op->env ||
+            (q->win.kind != SL_WIN_NONE && (!op->buckets || !op->due))) {
+                sl_aggop_destroy(op);
+                return NULL;
+        }
+        return op;
+}
+
+void sl_aggop_destroy(struct sl_aggop *op)
+{
+        if (!op)
+                return;
+        sl_wtable_destroy(op->wt);
+        for (uint32_t i = 0; i < op->nbuckets; i++) {
+                free(op->buckets[i].v);
+                free(op->due[i].v);
+        }
+        free(op->buckets);
+        free(op->due);
+        free(op->pend);
+        sl_buf_free(&op->pend_text);
+        sl_buf_free(&op->row);
+        free(op->tmp);
+        free(op->env);
+        free(op);
+}
+
+void sl_aggop_prefetch(struct sl_aggop *op, const struct sl_item *it)
+{
+        sl_wtable_prefetch(op->wt, it->hash);
+}
+
+/* ---- rows ----------------------------------------------------------- */
+
+void sl_row_json(const struct sl_query *q, const struct sl_value *env,
+                 struct sl_buf *b)
+{
+        sl_buf_addc(b, '{');
+        for (uint32_t i = 0; i < q->nout; i++) {
+                const struct sl_output_col *o = &q->out[i];
+                struct sl_value v;
+                sl_prog_eval(o->prog, env, &v);
+                if (i)
+                        sl_buf_addc(b, ',');
+                sl_buf_add(b, o->json_key, o->json_key_len);
+                sl_json_put_value(b, &v);
+        }
+        sl_buf_add(b, "}\n", 2);
+}
+
+/*
+ * Combines the panes of window [s, s + size) into op->tmp and fills the
+ * output environment.  Returns false if the window holds no live pane.
+ */
+static bool window_env(struct sl_aggop *op, struct entry *e, int64_t s,
+                       uint64_t *first)
+{
+        const struct sl_query *q = op->q;
+        const struct sl_window *w = op->w;
+        const struct sl_acc *acc = NULL;
+        *first = UINT64_MAX;
+        if (w->pane_per_window == 1) {
+                int64_t p = sl_window_pane_of(w, s);
+                struct pane *pn = pane_at(op, e, (uint32_t)sl_floormod(p, op->npanes));
+                if (pn->first_seq == 0 || pn->id != p)
+                        return false;
+                acc = pn->acc;
+                *first = pn->first_seq;
+        } else {
+                memset(op->tmp, 0, q->nagg * sizeof *op->tmp);
+                int64_t p0 = s / w->pane;
+                for (int64_t p = p0; p < p0 + w->pane_per_window; p++) {
+                        struct pane *pn = pane_at(op, e, (uint32_t)sl_floormod(p, op->npanes));
+                        if (pn->first_seq == 0 || pn->id != p)
+                                continue;
+                        for (uint32_t a = 0; a < q->nagg; a++)
+                                sl_agg_merge(&q->aggs[a].desc, &op->tmp[a], &pn->acc[a]);
+                        if (pn->first_seq < *first)
+                                *first = pn->first_seq;
+                }
+                if (*first == UINT64_MAX)
+                        return false;
+                acc = op->tmp;
+        }
+        struct sl_value *env = op->env;
+        env[q->ngroup].type = SL_T_BIGINT;
+        env[q->ngroup].u.i = s;
+        env[q->ngroup + 1].type = SL_T_BIGINT;
+        env[q->ngroup + 1].u.i = s + w->size;
+        for (uint32_t a = 0; a < q->nagg; a++)
+                sl_agg_result(&q->aggs[a].desc, &acc[a], &env[q->ngroup + 2 + a]);
+        return true;
+}
+
+static void key_env(struct sl_aggop *op, struct entry *e)
+{
+        uint32_t klen;
+        const char *key = sl_wtable_key(e, &klen);
+        sl_key_decode(op->q, key, klen, op->env);
+}
+
+/* HAVING, then the row's JSON into op->row.  False: filtered out. */
+static bool build_row(struct sl_aggop *op)
+{
+        if (op->q->having && !sl_prog_test(op->q->having, op->env))
+                return false;
+        sl_buf_reset(&op->row);
+        sl_row_json(op->q, op->env, &op->row);
+        return true;
+}
+
+static int pend_row(struct sl_aggop *op, int64_t wend, uint64_t first)
+{
+        if (op->npend == op->cappend) {
+                uint32_t cap = op->cappend ? op->cappend * 2 : 256;
+                struct pending *n = realloc(op->pend, cap * sizeof *n);
+                if (!n)
+                        return -ENOMEM;
+                op->pend = n;
+                op->cappend = cap;
+        }
+        op->pend[op->npend++] = (struct pending){
+                .wend = wend, .first = first,
+                .off = (uint32_t)op->pend_text.len, .len = (uint32_t)op->row.len};
+        sl_buf_add(&op->pend_text, op->row.p, op->row.len);
+        return sl_buf_ok(&op->pend_text) ? 0 : -ENOMEM;
+}
+
+static int cmp_pending(const void *a, const void *b)
+{
+        const struct pending *x = a, *y = b;
+        if (x->wend != y->wend)
+                return x->wend < y->wend ? -1 : 1;
+        return (x->first > y->first) - (x->first < y->first);
+}
+
+static int drain_pending(struct sl_aggop *op, uint64_t seq, struct sl_outq *oq)
+{
+        int rc = 0;
+        if (op->npend > 1)
+                qsort(op->pend, op->npend, sizeof *op->pend, cmp_pending);
+        for (uint32_t i = 0; i < op->npend && rc == 0; i++)
+                rc = sl_outq_row(oq, seq, (uint16_t)op->q->index, op->pend[i].wend,
+                                 op->pend[i].first, op->pend_text.p + op->pend[i].off,
+                                 op->pend[i].len);
+        op->stats.rows += op->npend;
+        op->npend = 0;
+        sl_buf_reset(&op->pend_text);
+        /* Keep the scratch from holding on to a huge end-of-input flush. */
+        if (op->pend_text.cap > (64u << 20)) {
+                sl_buf_free(&op->pend_text);
+                free(op->pend);
+                op->pend = NULL;
+                op->cappend = 0;
+        }
+        return rc;
+}
+
+/* ---- closing -------------------------------------------------------- */
+
+static int schedule(struct sl_aggop *op, struct entry *e, int64_t start)
+{
+        int64_t close = sl_window_close_of(op->w, start);
+        if (close >= e->next_close)
+                return 0;
+        e->next_close = close;
+        int64_t k = sl_floordiv(start, op->w->advance);
+        struct bucket *b = &op->buckets[sl_floormod(k, op->nbuckets)];
+        assert(b->n == 0 || b->k == k);
+        if (b->n == b->cap) {
+                uint32_t cap = b->cap ? b->cap * 2 : 64;
+                struct entry **v = realloc(b->v, cap * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                b->v = v;
+                b->cap = cap;
+        }
+        b->k = k;
+        b->v[b->n++] = e;
+        return 0;
+}
+
+/* Lowest and highest live pane ids of e. */
+static void pane_range(const struct sl_aggop *op, struct entry *e,
+                       int64_t *lo, int64_t *hi)
+{
+        *lo = INT64_MAX;
+        *hi = INT64_MIN;
+        for (uint32_t i = 0; i < op->npanes; i++) {
+                struct pane *pn = pane_at(op, e, i);
+                if (pn->first_seq == 0)
+                        continue;
+                if (pn->id < *lo)
+                        *lo = pn->id;
+                if (pn->id > *hi)
+                        *hi = pn->id;
+        }
+}
+
+/*
+ * Emits (EMIT FINAL) every window of e that closed by stream time st, or
+ * every window at all if flush; frees panes no open window needs; deletes
+ * the key when nothing is left, else schedules its next close.
+ */
+static int close_entry(struct sl_aggop *op, struct entry *e, int64_t st, bool flush)
+{
+        const struct sl_window *w = op->w;
+        int64_t lo, hi;
+        int rc = 0;
+        pane_range(op, e, &lo, &hi);
+        if (lo > hi)
+                goto drop;
+        if (op->q->emit == SL_EMIT_FINAL) {
+                int64_t s = sl_window_first_start(w, lo * w->pane);
+                if (e->final_done != INT64_MIN && s <= e->final_done)
+                        s = e->final_done + w->advance;
+                int64_t s_hi = sl_window_last_start(w, hi * w->pane);
+                bool keyed = false;
+                for (; s <= s_hi; s += w->advance) {
+                        if (!flush && sl_window_close_of(w, s) > st)
+                                break;
+                        uint64_t first;
+                        if (!window_env(op, e, s, &first))
+                                continue;
+                        e->final_done = s;
+                        if (!keyed) {
+                                key_env(op, e);
+                                keyed = true;
+                        }
+                        if (build_row(op) && (rc = pend_row(op, s + w->size, first)) != 0)
+                                return rc;
+                }
+        }
+        if (flush)
+                goto drop;
+        for (uint32_t i = 0; i < op->npanes; i++) {
+                struct pane *pn = pane_at(op, e, i);
+                if (pn->first_seq != 0 && sl_window_pane_free_at(w, pn->id) <= st) {
+                        pn->first_seq = 0;
+                        e->live--;
+                }
+        }
+        if (e->live == 0)
+                goto drop;
+        pane_range(op, e, &lo, &hi);
+        int64_t s = sl_window_first_start(w, lo * w->pane);
+        int64_t s_open = sl_window_next_close_index(w, st) * w->advance;
+        e->next_close = INT64_MAX;
+        return schedule(op, e, s > s_open ? s : s_open);
+drop:
+        sl_wtable_delete(op->wt, e);
+        op->stats.keys--;
+        return 0;
+}
+
+static int cmp_bucket(const void *a, const void *b)
+{
+        const struct bucket *x = a, *y = b;
+        return (x->k > y->k) - (x->k < y->k);
+}
+
+int sl_aggop_advance(struct sl_aggop *op, int64_t st, uint64_t seq,
+                     struct sl_outq *oq)
+{
+        if (st <= op->st)
+                return 0;
+        op->st = st;
+        if (op->w->kind == SL_WIN_NONE)
+                return 0;
+        int64_t k_max = sl_window_next_close_index(op->w, st) - 1;
+        if (!op->started) {
+                op->started = true;
+                op->k_done = k_max;
+                return 0;
+        }
+        if (k_max <= op->k_done)
+                return 0;
+        /* Detach every due bucket first: see the comment at the top. */
+        uint32_t ndue = 0;
+        for (uint32_t i = 0; i < op->nbuckets; i++) {
+                struct bucket *b = &op->buckets[i];
+                if (b->n == 0 || b->k > k_max)
+                        continue;
+                struct bucket t = op->due[ndue];
+                op->due[ndue++] = *b;
+                *b = (struct bucket){.v = t.v, .cap = t.cap};
+        }
+        if (ndue > 1)
+                qsort(op->due, ndue, sizeof *op->due, cmp_bucket);
+        int rc = 0;
+        for (uint32_t d = 0; d < ndue && rc == 0; d++) {
+                struct bucket *b = &op->due[d];
+                int64_t close = sl_window_close_of(op->w, b->k * op->w->advance);
+                for (uint32_t i = 0; i < b->n && rc == 0; i++) {
+                        struct entry *e = b->v[i];
+                        if (!sl_wtable_live(e) || e->next_close != close)
+                                continue;
+                        e->next_close = INT64_MAX;
+                        rc = close_entry(op, e, st, false);
+                }
+                b->n = 0;
+        }
+        op->k_done = k_max;
+        if (rc == 0)
+                rc = drain_pending(op, seq, oq);
+        return rc;
+}
+
+/* ---- records -------------------------------------------------------- */
+
+static void accumulate(struct sl_aggop *op, struct pane *pn, struct sl_item *it)
+{
+        const struct sl_query *q = op->q;
+        const struct sl_value *vals = sl_item_vals(it);
+        for (uint32_t a = 0; a < q->nagg; a++) {
+                const struct sl_agg *ag = &q->aggs[a];
+                struct sl_value x;
+                if (ag->arg_slot >= 0)
+                        x = vals[ag->arg_slot];
+                else if (ag->arg)
+                        sl_prog_eval(ag->arg, vals, &x);
+                else
+                        x.type = SL_T_NULL;
+                sl_agg_update(&ag->desc, &pn->acc[a], &x);
+        }
+}
+
+int sl_aggop_record(struct sl_aggop *op, struct sl_item *it, struct sl_outq *oq)
+{
+        const struct sl_query *q = op->q;
+        const struct sl_window *w = op->w;
+        int rc = sl_aggop_advance(op, it->st, it->seq, oq);
+        if (rc)
+                return rc;
+
+        int64_t s_acc = 0, s_last = 0, s_open = 0;
+        if (w->kind != SL_WIN_NONE) {
+                s_last = sl_window_last_start(w, it->ts);
+                s_acc = sl_window_first_start(w, it->ts);
+                s_open = sl_window_next_close_index(w, op->st) * w->advance;
+                if (s_open > s_acc)
+                        s_acc = s_open;
+                if (s_acc > s_last) {
+                        op->stats.late++;
+                        return 0;
+                }
+        }
+        bool inserted;
+        struct entry *e = sl_wtable_upsert(op->wt, it->hash, sl_item_key(it),
+                                           it->klen, &inserted);
+        if (!e)
+                return -ENOMEM;
+        if (inserted) {
+                e->next_close = INT64_MAX;
+                e->final_done = INT64_MIN;
+                if (++op->stats.keys > op->stats.keys_max)
+                        op->stats.keys_max = op->stats.keys;
+        }
+        int64_t p = sl_window_pane_of(w, it->ts);
+        struct pane *pn = pane_at(op, e, (uint32_t)sl_floormod(p, op->npanes));
+        if (pn->first_seq == 0) {
+                pn->id = p;
+                pn->first_seq = it->seq;
+                memset(pn->acc, 0, q->nagg * sizeof *pn->acc);
+                e->live++;
+        }
+        assert(pn->id == p);
+        /* Windows before s_open are closed: their rows, if any, are written.
+         * Remember it, so that this record's pane never reopens them. */
+        if (w->kind != SL_WIN_NONE && e->final_done < s_open - w->advance)
+                e->final_done = s_open - w->advance;
+        accumulate(op, pn, it);
+        op->stats.records++;
+
+        if (w->kind != SL_WIN_NONE && (rc = schedule(op, e, s_acc)) != 0)
+                return rc;
+        if (q->emit != SL_EMIT_CHANGES)
+                return 0;
+
+        key_env(op, e);
+        if (w->kind == SL_WIN_NONE) {
+                for (uint32_t a = 0; a < q->nagg; a++)
+                        sl_agg_result(&q->aggs[a].desc, &pn->acc[a], &op->env[q->ngroup + 2 + a]);
+                op->env[q->ngroup].type = SL_T_NULL;
+                op->env[q->ngroup + 1].type = SL_T_NULL;
+                if (build_row(op)) {
+                        op->stats.rows++;
+                        return sl_outq_row(oq, it->seq, (uint16_t)q->index, 0, 0,
+                                           op->row.p, (uint32_t)op->row.len);
+                }
+                return 0;
+        }
+        for (int64_t s = s_acc; s <= s_last && rc == 0; s += w->advance) {
+                uint64_t first;
+                if (!window_env(op, e, s, &first) || !build_row(op))
+                        continue;
+                op->stats.rows++;
+                rc = sl_outq_row(oq, it->seq, (uint16_t)q->index, s + w->size, first,
+                                 op->row.p, (uint32_t)op->row.len);
+        }
+        return rc;
+}
+
+int sl_aggop_flush(struct sl_aggop *op, struct sl_outq *oq)
+{
+        int rc = 0;
+        if (op->q->emit == SL_EMIT_FINAL) {
+                void *v = sl_wtable_next(op->wt, NULL);
+                while (v && rc == 0) {
+                        void *next = sl_wtable_next(op->wt, v);
+                        rc = close_entry(op, v, op->st, true);
+                        v = next;
+                }
+                if (rc == 0)
+                        rc = drain_pending(op, SL_SEQ_EOF, oq);
+        }
+        return rc;
+}
+
+void sl_aggop_stats(const struct sl_aggop *op, struct sl_aggop_stats *st)
+{
+        *st = op->stats;
+        st->bytes = sl_wtable_memory(op->wt);
+}

@@ -1,0 +1,35 @@
+/*
+ * buf.c - growth policy of struct sl_buf: doubling, at least 256 bytes.
+ */
+#include <stdlib.h>
+
+#include "engine/buf.h"
+
+bool sl_buf_grow(struct sl_buf *b, size_t need)
+{
+        if (b->oom)
+                return false;
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap - b->len < need) {
+                if (cap > ((size_t)-1) / 2)
+                        goto oom;
+                cap *= 2;
+        }
+        char *p = realloc(b->p, cap);
+        if (!p)
+                goto oom;
+        b->p = p;
+        b->cap = cap;
+        return true;
+oom:
+        b->oom = true;
+        return false;
+}
+
+void sl_buf_free(struct sl_buf *b)
+{
+        free(b->p);
+        b->p = NULL;
+        b->len = b->cap = 0;
+        b->oom = false;
+}

@@ -1,0 +1,294 @@
+/*
+ * dispatch.c - decode, filter, key, route.  See dispatch.h.
+ *
+ * Items are written straight into the destination worker's current batch
+ * (no intermediate copy); string values are copied after the item header
+ * so the batch owns them and the read buffer can be reused.  Every
+ * SL_FLUSH_RECORDS records all current batches are pushed, even empty
+ * ones, so that every worker reports progress at the same record and the
+ * merger never waits long for a quiet worker.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "engine/dispatch.h"
+#include "engine/json_decode.h"
+#include "engine/key.h"
+
+struct qstate {
+        int64_t st;         /* stream time: max event time that reached the aggregation */
+        int64_t next_close; /* first close time > st */
+};
+
+struct sl_dispatch {
+        const struct sl_plan *plan;
+        struct sl_worker *workers;
+        uint32_t nworkers;
+        const _Atomic bool *stop;
+        struct sl_inbatch **cur; /* per worker */
+        struct qstate *qs;
+        struct sl_source_stats *sstats;
+        struct sl_query_stats *qstats;
+        struct sl_value vals[SL_MAX_COLS];
+        char *scratch;
+        size_t scratch_cap;
+        struct sl_buf key;
+        uint64_t done_seq;  /* every record <= done_seq is fully routed */
+        uint32_t since_flush;
+};
+
+struct sl_dispatch *sl_dispatch_new(const struct sl_plan *p,
+                                    struct sl_worker *workers, uint32_t n,
+                                    const _Atomic bool *stop)
+{
+        struct sl_dispatch *d = calloc(1, sizeof *d);
+        if (!d)
+                return NULL;
+        d->plan = p;
+        d->workers = workers;
+        d->nworkers = n;
+        d->stop = stop;
+        d->cur = calloc(n, sizeof *d->cur);
+        d->qs = calloc(p->nqueries, sizeof *d->qs);
+        d->sstats = calloc(p->nsources, sizeof *d->sstats);
+        d->qstats = calloc(p->nqueries, sizeof *d->qstats);
+        if (!d->cur || !d->qs || !d->sstats || !d->qstats) {
+                sl_dispatch_destroy(d);
+                return NULL;
+        }
+        for (uint32_t q = 0; q < p->nqueries; q++)
+                d->qs[q] = (struct qstate){.st = INT64_MIN, .next_close = INT64_MIN};
+        return d;
+}
+
+void sl_dispatch_destroy(struct sl_dispatch *d)
+{
+        if (!d)
+                return;
+        if (d->cur)
+                for (uint32_t w = 0; w < d->nworkers; w++)
+                        free(d->cur[w]);
+        free(d->cur);
+        free(d->qs);
+        free(d->sstats);
+        free(d->qstats);
+        free(d->scratch);
+        sl_buf_free(&d->key);
+        free(d);
+}
+
+static int push_batch(struct sl_dispatch *d, uint32_t w, uint64_t progress, bool eof)
+{
+        struct sl_inbatch *b = d->cur[w];
+        if (!b && !(b = sl_inbatch_new(64)))
+                return -ENOMEM;
+        b->progress = progress;
+        b->eof = eof;
+        uint32_t spins = 0;
+        while (!sl_ring_push1_spsc(&d->workers[w].in, b)) {
+                if (atomic_load_explicit(d->stop, memory_order_relaxed)) {
+                        if (b != d->cur[w])
+                                free(b);
+                        return -ECANCELED;
+                }
+                sl_backoff(&spins);
+        }
+        d->cur[w] = NULL;
+        return 0;
+}
+
+static int flush_all(struct sl_dispatch *d, bool eof)
+{
+        uint64_t progress = eof ? SL_SEQ_DONE : d->done_seq;
+        for (uint32_t w = 0; w < d->nworkers; w++) {
+                int rc = push_batch(d, w, progress, eof);
+                if (rc)
+                        return rc;
+        }
+        d->since_flush = 0;
+        return 0;
+}
+
+/* Room for need bytes in worker w's batch, pushing the full one first. */
+static struct sl_item *reserve(struct sl_dispatch *d, uint32_t w, uint32_t need)
+{
+        struct sl_inbatch *b = d->cur[w];
+        if (b && b->cap - b->used < need) {
+                if (push_batch(d, w, d->done_seq, false) != 0)
+                        return NULL;
+                b = NULL;
+        }
+        if (!b) {
+                b = sl_inbatch_new(need > SL_BATCH_BYTES ? need : SL_BATCH_BYTES);
+                if (!b)
+                        return NULL;
+                d->cur[w] = b;
+        }
+        struct sl_item *it = (struct sl_item *)(b->data + b->used);
+        b->used += need;
+        return it;
+}
+
+static inline uint32_t route(uint64_t hash, uint32_t n)
+{
+        return (uint32_t)(((hash >> 32) * n) >> 32);
+}
+
+static int put_item(struct sl_dispatch *d, uint32_t w, const struct sl_source *src,
+                    const struct sl_query *q, uint8_t kind, uint64_t seq,
+                    uint64_t hash, int64_t ts, int64_t st)
+{
+        uint32_t klen = kind == SL_ITEM_RECORD ? (uint32_t)d->key.len : 0;
+        uint32_t nvals = kind == SL_ITEM_RECORD ? src->ncols : 0;
+        size_t strbytes = 0;
+        if (kind == SL_ITEM_RECORD)
+                for (uint32_t i = 0; i < q->used_cols; i++) {
+                        const struct sl_value *v = &d->vals[q->used[i]];
+                        if (v->type == SL_T_STRING)
+                                strbytes += v->u.s.len;
+                }
+        size_t need = sizeof(struct sl_item) + nvals * sizeof(struct sl_value) + klen + strbytes;
+        need = (need + 7) & ~(size_t)7;
+        if (need > UINT32_MAX / 2)
+                return -E2BIG;
+        struct sl_item *it = reserve(d, w, (uint32_t)need);
+        if (!it)
+                return atomic_load_explicit(d->stop, memory_order_relaxed) ? -ECANCELED : -ENOMEM;
+        *it = (struct sl_item){.seq = seq, .hash = hash, .ts = ts, .st = st,
+                               .size = (uint32_t)need, .klen = klen,
+                               .query = (uint16_t)q->index, .kind = kind,
+                               .nvals = nvals};
+        if (kind != SL_ITEM_RECORD)
+                return 0;
+        struct sl_value *vals = sl_item_vals(it);
+        for (uint32_t c = 0; c < nvals; c++)
+                vals[c].type = SL_T_NULL;
+        char *key = (char *)(vals + nvals);
+        memcpy(key, d->key.p, klen);
+        char *s = key + klen;
+        for (uint32_t i = 0; i < q->used_cols; i++) {
+                uint32_t c = q->used[i];
+                vals[c] = d->vals[c];
+                if (vals[c].type == SL_T_STRING) {
+                        memcpy(s, vals[c].u.s.p, vals[c].u.s.len);
+                        vals[c].u.s.p = s;
+                        s += vals[c].u.s.len;
+                }
+        }
+        return 0;
+}
+
+static int route_query(struct sl_dispatch *d, const struct sl_source *src,
+                       const struct sl_query *q, uint64_t seq, int64_t ts)
+{
+        struct sl_query_stats *qst = &d->qstats[q->index];
+        if (q->where && !sl_prog_test(q->where, d->vals)) {
+                qst->filtered++;
+                return 0;
+        }
+        if (q->kind == SL_Q_PROJECT) {
+                d->key.len = 0;
+                return put_item(d, (uint32_t)(seq % d->nworkers), src, q,
+                                SL_ITEM_RECORD, seq, 0, ts, 0);
+        }
+        for (uint32_t g = 0; g < q->ngroup; g++)
+                if (d->vals[q->group_cols[g]].type == SL_T_NULL) {
+                        qst->null_key++;
+                        return 0;
+                }
+        d->key.len = 0;
+        sl_key_encode(q, d->vals, &d->key);
+        if (!sl_buf_ok(&d->key))
+                return -ENOMEM;
+        uint64_t hash = XXH3_64bits(d->key.p, d->key.len);
+        struct qstate *qs = &d->qs[q->index];
+        if (ts > qs->st)
+                qs->st = ts;
+        int rc = 0;
+        if (q->win.kind != SL_WIN_NONE && qs->st >= qs->next_close) {
+                /* Windows close at this record: every worker must know now. */
+                if (qs->next_close != INT64_MIN)
+                        for (uint32_t w = 0; w < d->nworkers && rc == 0; w++)
+                                rc = put_item(d, w, src, q, SL_ITEM_TICK, seq, 0, ts, qs->st);
+                qs->next_close = sl_window_close_of(&q->win,
+                        sl_window_next_close_index(&q->win, qs->st) * q->win.advance);
+        }
+        if (rc == 0)
+                rc = put_item(d, route(hash, d->nworkers), src, q, SL_ITEM_RECORD,
+                              seq, hash, ts, qs->st);
+        return rc;
+}
+
+int sl_dispatch_record(struct sl_dispatch *d, uint32_t si, uint64_t seq,
+                       const char *rec, size_t len)
+{
+        const struct sl_source *src = &d->plan->sources[si];
+        struct sl_source_stats *sst = &d->sstats[si];
+        sst->read++;
+        sst->bytes += len;
+        if (d->scratch_cap < len) {
+                size_t cap = len < 4096 ? 4096 : len * 2;
+                char *s = realloc(d->scratch, cap);
+                if (!s)
+                        return -ENOMEM;
+                d->scratch = s;
+                d->scratch_cap = cap;
+        }
+        struct sl_json_error je;
+        enum sl_json_status js = sl_json_decode(src->js, rec, len, d->vals, d->scratch, &je);
+        int rc = 0;
+        if (js != SL_JSON_OK) {
+                if (js == SL_JSON_ERR_TYPE && je.field == src->ts_col)
+                        sst->dropped[SL_DROP_BAD_TS]++;
+                else
+                        sst->dropped[js == SL_JSON_ERR_NOT_OBJECT ? SL_DROP_NOT_OBJECT
+                                     : js == SL_JSON_ERR_TYPE     ? SL_DROP_BAD_TYPE
+                                                                  : SL_DROP_NOT_JSON]++;
+                goto done;
+        }
+        int64_t ts = 0;
+        if (src->ts_col >= 0) {
+                const struct sl_value *t = &d->vals[src->ts_col];
+                if (t->type == SL_T_NULL) {
+                        sst->dropped[SL_DROP_NO_TS]++;
+                        goto done;
+                }
+                if (t->u.i < SL_TS_MIN || t->u.i > SL_TS_MAX) {
+                        sst->dropped[SL_DROP_BAD_TS]++;
+                        goto done;
+                }
+                ts = t->u.i;
+        }
+        for (uint32_t k = 0; k < src->nqueries && rc == 0; k++)
+                rc = route_query(d, src, &d->plan->queries[src->queries[k]], seq, ts);
+done:
+        d->done_seq = seq;
+        if (rc == 0 && ++d->since_flush >= SL_FLUSH_RECORDS)
+                rc = flush_all(d, false);
+        return rc;
+}
+
+void sl_dispatch_oversize(struct sl_dispatch *d, uint32_t src)
+{
+        d->sstats[src].read++;
+        d->sstats[src].dropped[SL_DROP_OVERSIZE]++;
+}
+
+int sl_dispatch_finish(struct sl_dispatch *d)
+{
+        return flush_all(d, true);
+}
+
+const struct sl_source_stats *sl_dispatch_source_stats(const struct sl_dispatch *d,
+                                                       uint32_t src)
+{
+        return &d->sstats[src];
+}
+
+const struct sl_query_stats *sl_dispatch_query_stats(const struct sl_dispatch *d,
+                                                     uint32_t q)
+{
+        return &d->qstats[q];
+}

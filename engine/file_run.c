@@ -1,0 +1,567 @@
+/*
+ * file_run.c - running a pipeline over NDJSON files (sluice run --input).
+ *
+ * Threads:
+ *   caller      reads each input in 4 MiB chunks, splits lines and hands
+ *               them to the dispatcher (decode, WHERE, key, route);
+ *   workers     one per --workers, pinned, each owning a share of the keys;
+ *   merger      merges worker outputs in record order and writes the sinks.
+ * The file is one partition whatever the number of workers: the dispatcher
+ * keeps stream time and sends it in band, so the output is identical for
+ * every worker count.  Inputs of several streams are read one after the
+ * other, in the order the streams were declared.
+ *
+ * Also the public API around plans (load, explain) and reports.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/dispatch.h"
+#include "engine/merge.h"
+#include "engine/plan.h"
+#include "engine/worker.h"
+#include "include/sluice/sluice.h"
+
+#define READ_CHUNK (4u << 20)
+#define DEFAULT_MAX_RECORD (16u << 20)
+
+struct sluice_pipeline {
+        struct sl_plan *plan;
+};
+
+struct sluice_report {
+        struct sluice_totals t;
+        struct sl_buf text;
+};
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+}
+
+struct sluice_pipeline *sluice_pipeline_load(const char *path, char *err, size_t errlen)
+{
+        struct sluice_pipeline *p = calloc(1, sizeof *p);
+        if (!p) {
+                errf(err, errlen, "out of memory");
+                return NULL;
+        }
+        p->plan = sl_plan_load_file(path, err, errlen);
+        if (!p->plan) {
+                free(p);
+                return NULL;
+        }
+        return p;
+}
+
+struct sluice_pipeline *sluice_pipeline_parse(const char *src, size_t len,
+                                              const char *name, char *err, size_t errlen)
+{
+        struct sluice_pipeline *p = calloc(1, sizeof *p);
+        if (!p) {
+                errf(err, errlen, "out of memory");
+                return NULL;
+        }
+        p->plan = sl_plan_load_string(src, len, name, err, errlen);
+        if (!p->plan) {
+                free(p);
+                return NULL;
+        }
+        return p;
+}
+
+void sluice_pipeline_free(struct sluice_pipeline *p)
+{
+        if (!p)
+                return;
+        sl_plan_free(p->plan);
+        free(p);
+}
+
+char *sluice_pipeline_explain(const struct sluice_pipeline *p)
+{
+        struct sl_buf b = {0};
+        sl_plan_explain(p->plan, &b);
+        sl_buf_addc(&b, '\0');
+        if (!sl_buf_ok(&b)) {
+                sl_buf_free(&b);
+                return NULL;
+        }
+        return b.p;
+}
+
+const char *sluice_version(void)
+{
+        return "0.1.0";
+}
+
+void sluice_report_totals(const struct sluice_report *r, struct sluice_totals *t)
+{
+        *t = r->t;
+}
+
+const char *sluice_report_text(const struct sluice_report *r)
+{
+        return r->text.p ? r->text.p : "";
+}
+
+void sluice_report_free(struct sluice_report *r)
+{
+        if (!r)
+                return;
+        sl_buf_free(&r->text);
+        free(r);
+}
+
+/* ---- the run -------------------------------------------------------- */
+
+struct run {
+        const struct sl_plan *plan;
+        const struct sluice_file_opts *opts;
+        const char *paths[64];  /* per source */
+        FILE **files;            /* distinct sink files */
+        uint32_t nfiles;
+        struct sl_sink_map sinks;
+        struct sl_worker *workers;
+        uint32_t nworkers;
+        struct sl_dispatch *d;
+        _Atomic bool stop;
+        int merge_rc;
+        pthread_t merger;
+        uint64_t seq;
+};
+
+static void *merger_main(void *arg)
+{
+        struct run *r = arg;
+        r->merge_rc = sl_merge_run(r->workers, r->nworkers, &r->sinks, &r->stop);
+        if (r->merge_rc)
+                atomic_store_explicit(&r->stop, true, memory_order_relaxed);
+        return NULL;
+}
+
+static int bind_inputs(struct run *r, char *err, size_t errlen)
+{
+        const struct sl_plan *p = r->plan;
+        const struct sluice_file_opts *o = r->opts;
+        if (p->nsources > 64) {
+                errf(err, errlen, "too many streams (at most 64)");
+                return -EINVAL;
+        }
+        for (unsigned i = 0; i < o->ninputs; i++) {
+                const struct sluice_input *in = &o->inputs[i];
+                int si;
+                if (!in->stream) {
+                        if (p->nsources != 1) {
+                                errf(err, errlen,
+                                     "the pipeline reads %u streams: name each input, --input STREAM=FILE",
+                                     p->nsources);
+                                return -EINVAL;
+                        }
+                        si = 0;
+                } else if ((si = sl_plan_source_index(p, in->stream)) < 0) {
+                        errf(err, errlen, "--input %s=%s: the pipeline has no stream '%s'",
+                             in->stream, in->path, in->stream);
+                        return -EINVAL;
+                }
+                if (r->paths[si]) {
+                        errf(err, errlen, "two inputs for stream '%s'", p->sources[si].name);
+                        return -EINVAL;
+                }
+                r->paths[si] = in->path;
+        }
+        for (uint32_t s = 0; s < p->nsources; s++) {
+                const struct sl_source *src = &p->sources[s];
+                if (!src->nqueries)
+                        continue;
+                if (!r->paths[s]) {
+                        errf(err, errlen, "no input for stream '%s': add --input %s%s",
+                             src->name, p->nsources > 1 ? src->name : "", p->nsources > 1 ? "=FILE" : "FILE");
+                        return -EINVAL;
+                }
+                for (uint32_t k = 0; k < src->nqueries; k++) {
+                        const struct sl_query *q = &p->queries[src->queries[k]];
+                        if (q->kind == SL_Q_AGGREGATE && q->win.kind != SL_WIN_NONE &&
+                            src->ts_col < 0) {
+                                errf(err, errlen,
+                                     "query '%s' is windowed but stream '%s' has no event time in a file: "
+                                     "add TIMESTAMP='column' to its WITH (...)",
+                                     q->name, src->name);
+                                return -EINVAL;
+                        }
+                }
+        }
+        return 0;
+}
+
+static int open_sinks(struct run *r, char *err, size_t errlen)
+{
+        const struct sl_plan *p = r->plan;
+        const char *out = r->opts->output ? r->opts->output : "-";
+        r->sinks.by_query = calloc(p->nqueries, sizeof *r->sinks.by_query);
+        r->sinks.rows = calloc(p->nqueries, sizeof *r->sinks.rows);
+        r->files = calloc(p->nqueries, sizeof *r->files);
+        if (!r->sinks.by_query || !r->sinks.rows || !r->files) {
+                errf(err, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        struct stat sb;
+        bool dir = strcmp(out, "-") != 0 && stat(out, &sb) == 0 && S_ISDIR(sb.st_mode);
+        uint32_t ntopics = 0;
+        for (uint32_t q = 0; q < p->nqueries; q++) {
+                bool seen = false;
+                for (uint32_t j = 0; j < q; j++)
+                        seen |= strcmp(p->queries[j].topic, p->queries[q].topic) == 0;
+                ntopics += !seen;
+        }
+        if (!dir && strcmp(out, "-") != 0 && ntopics > 1) {
+                errf(err, errlen,
+                     "the pipeline writes %u topics: --output must be an existing directory "
+                     "(one DIR/<topic>.ndjson per topic) or -", ntopics);
+                return -EINVAL;
+        }
+        for (uint32_t q = 0; q < p->nqueries; q++) {
+                for (uint32_t j = 0; j < q; j++)
+                        if (strcmp(p->queries[j].topic, p->queries[q].topic) == 0)
+                                r->sinks.by_query[q] = r->sinks.by_query[j];
+                if (r->sinks.by_query[q])
+                        continue;
+                FILE *f;
+                char path[4096];
+                if (strcmp(out, "-") == 0) {
+                        f = stdout;
+                } else {
+                        if (dir)
+                                snprintf(path, sizeof path, "%s/%s.ndjson", out, p->queries[q].topic);
+                        else
+                                snprintf(path, sizeof path, "%s", out);
+                        f = fopen(path, "w");
+                        if (!f) {
+                                errf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+                                return -EINVAL;
+                        }
+                        r->files[r->nfiles++] = f;
+                }
+                setvbuf(f, NULL, _IOFBF, 1 << 20);
+                r->sinks.by_query[q] = f;
+        }
+        return 0;
+}
+
+/* Whitespace-only lines are not records. */
+static bool blank(const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+                        return false;
+        return true;
+}
+
+static int read_source(struct run *r, uint32_t si, const char *path,
+                       char *err, size_t errlen)
+{
+        size_t max_record = r->opts->max_record ? r->opts->max_record : DEFAULT_MAX_RECORD;
+        int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+                return -errno;
+        }
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        size_t cap = READ_CHUNK, len = 0;
+        char *buf = malloc(cap);
+        int rc = 0;
+        bool skipping = false; /* inside an oversize record */
+        if (!buf) {
+                rc = -ENOMEM;
+                goto out;
+        }
+        for (;;) {
+                if (cap - len < READ_CHUNK / 2) {
+                        size_t ncap = cap * 2;
+                        char *nb = realloc(buf, ncap);
+                        if (!nb) {
+                                rc = -ENOMEM;
+                                goto out;
+                        }
+                        buf = nb;
+                        cap = ncap;
+                }
+                ssize_t n = read(fd, buf + len, cap - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        rc = -errno;
+                        errf(err, errlen, "read %s: %s", path, strerror(errno));
+                        goto out;
+                }
+                bool eof = n == 0;
+                len += (size_t)n;
+                size_t start = 0;
+                for (;;) {
+                        char *nl = memchr(buf + start, '\n', len - start);
+                        size_t end = nl ? (size_t)(nl - buf) : len;
+                        if (!nl && !eof)
+                                break;
+                        if (!nl && start == len)
+                                break;
+                        size_t l = end - start;
+                        if (skipping) {
+                                skipping = false;
+                        } else if (l > max_record) {
+                                sl_dispatch_oversize(r->d, si);
+                                r->seq++;
+                        } else if (!blank(buf + start, l)) {
+                                if (l && buf[start + l - 1] == '\r')
+                                        l--;
+                                rc = sl_dispatch_record(r->d, si, ++r->seq, buf + start, l);
+                                if (rc)
+                                        goto out;
+                        }
+                        start = end + 1;
+                        if (!nl)
+                                break;
+                }
+                if (eof)
+                        break;
+                if (skipping) {
+                        /* No newline yet: all of it belongs to the oversize record. */
+                        len = 0;
+                        continue;
+                }
+                memmove(buf, buf + start, len - start);
+                len -= start;
+                if (len > max_record) {
+                        /* A record longer than the limit: count it once,
+                         * drop what we hold and skip to its newline. */
+                        sl_dispatch_oversize(r->d, si);
+                        r->seq++;
+                        len = 0;
+                        skipping = true;
+                }
+        }
+out:
+        free(buf);
+        if (fd > 0)
+                close(fd);
+        return rc;
+}
+
+static double now(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void addf(struct sl_buf *b, const char *fmt, ...)
+{
+        char tmp[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+        va_end(ap);
+        if (n > 0)
+                sl_buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+static void human_bytes(char *out, size_t cap, uint64_t b)
+{
+        if (b >= (1ull << 30))
+                snprintf(out, cap, "%.2f GiB", (double)b / (1ull << 30));
+        else if (b >= (1ull << 20))
+                snprintf(out, cap, "%.1f MiB", (double)b / (1ull << 20));
+        else
+                snprintf(out, cap, "%.1f KiB", (double)b / 1024);
+}
+
+static struct sluice_report *make_report(struct run *r, double secs)
+{
+        const struct sl_plan *p = r->plan;
+        struct sluice_report *rep = calloc(1, sizeof *rep);
+        if (!rep)
+                return NULL;
+        struct sluice_totals *t = &rep->t;
+        t->workers = r->nworkers;
+        t->seconds = secs;
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) == 0)
+                t->peak_rss = (uint64_t)ru.ru_maxrss * 1024;
+        struct sl_query_stats *qs = calloc(p->nqueries, sizeof *qs);
+        if (!qs) {
+                free(rep);
+                return NULL;
+        }
+        for (uint32_t q = 0; q < p->nqueries; q++) {
+                qs[q] = *sl_dispatch_query_stats(r->d, q);
+                qs[q].rows = r->sinks.rows[q];
+                for (uint32_t w = 0; w < r->nworkers; w++) {
+                        if (!r->workers[w].ops || !r->workers[w].ops[q])
+                                continue;
+                        struct sl_aggop_stats as;
+                        sl_aggop_stats(r->workers[w].ops[q], &as);
+                        qs[q].late += as.late;
+                        qs[q].keys_max += as.keys_max;
+                        qs[q].state_bytes += as.bytes;
+                }
+                t->late += qs[q].late;
+                t->filtered += qs[q].filtered;
+                t->rows += qs[q].rows;
+        }
+        char h[32];
+        for (uint32_t s = 0; s < p->nsources; s++) {
+                const struct sl_source_stats *ss = sl_dispatch_source_stats(r->d, s);
+                t->records += ss->read;
+                t->bytes += ss->bytes;
+                for (int k = 0; k < SL_DROP_COUNT; k++)
+                        t->dropped += ss->dropped[k];
+        }
+        struct sl_buf *b = &rep->text;
+        double rate = secs > 0 ? (double)t->records / secs : 0;
+        addf(b, "sluice: %llu records in %.3f s (%.2f M records/s, %.2f M/s per worker, %u workers)\n",
+             (unsigned long long)t->records, secs, rate / 1e6, rate / 1e6 / r->nworkers, r->nworkers);
+        for (uint32_t s = 0; s < p->nsources; s++) {
+                const struct sl_source_stats *ss = sl_dispatch_source_stats(r->d, s);
+                if (!p->sources[s].nqueries)
+                        continue;
+                human_bytes(h, sizeof h, ss->bytes);
+                uint64_t drop = 0;
+                for (int k = 0; k < SL_DROP_COUNT; k++)
+                        drop += ss->dropped[k];
+                addf(b, "  stream %s: %llu read (%s), %llu dropped", p->sources[s].name,
+                     (unsigned long long)ss->read, h, (unsigned long long)drop);
+                const char *sep = " (";
+                for (int k = 0; k < SL_DROP_COUNT; k++)
+                        if (ss->dropped[k]) {
+                                addf(b, "%s%llu %s", sep, (unsigned long long)ss->dropped[k],
+                                     sl_drop_name((enum sl_drop)k));
+                                sep = ", ";
+                        }
+                addf(b, "%s\n", drop ? ")" : "");
+        }
+        for (uint32_t q = 0; q < p->nqueries; q++) {
+                addf(b, "  query %s -> %s: %llu rows written, %llu late, %llu filtered, %llu null key",
+                     p->queries[q].name, p->queries[q].topic, (unsigned long long)qs[q].rows,
+                     (unsigned long long)qs[q].late, (unsigned long long)qs[q].filtered,
+                     (unsigned long long)qs[q].null_key);
+                if (p->queries[q].kind == SL_Q_AGGREGATE) {
+                        human_bytes(h, sizeof h, qs[q].state_bytes);
+                        addf(b, ", peak %llu keys/worker-sum, state %s",
+                             (unsigned long long)qs[q].keys_max, h);
+                }
+                addf(b, "\n");
+        }
+        human_bytes(h, sizeof h, t->peak_rss);
+        addf(b, "  totals: %llu dropped, %llu late, %llu rows written; peak RSS %s\n",
+             (unsigned long long)t->dropped, (unsigned long long)t->late,
+             (unsigned long long)t->rows, h);
+        free(qs);
+        return rep;
+}
+
+static unsigned online_cpus(void)
+{
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (unsigned)n : 1;
+}
+
+int sluice_run_files(const struct sluice_pipeline *pl, const struct sluice_file_opts *opts,
+                     struct sluice_report **report, char *err, size_t errlen)
+{
+        struct run r = {.plan = pl->plan, .opts = opts};
+        int rc;
+        bool merger_started = false;
+        uint32_t started = 0;
+        *report = NULL;
+        err[0] = '\0';
+        atomic_init(&r.stop, false);
+        if ((rc = bind_inputs(&r, err, errlen)) != 0 ||
+            (rc = open_sinks(&r, err, errlen)) != 0)
+                goto out;
+        unsigned ncpu = online_cpus();
+        r.nworkers = opts->workers ? opts->workers : ncpu;
+        if (r.nworkers > 256) {
+                errf(err, errlen, "--workers %u: at most 256", r.nworkers);
+                rc = -EINVAL;
+                goto out;
+        }
+        r.workers = calloc(r.nworkers, sizeof *r.workers);
+        if (!r.workers) {
+                rc = -ENOMEM;
+                goto out;
+        }
+        for (uint32_t w = 0; w < r.nworkers; w++) {
+                if ((rc = sl_worker_init(&r.workers[w], w, r.plan, &r.stop, &r.stop)) != 0)
+                        goto out;
+                r.workers[w].cpu = opts->no_pin ? -1 : (int)(w % ncpu);
+        }
+        r.d = sl_dispatch_new(r.plan, r.workers, r.nworkers, &r.stop);
+        if (!r.d) {
+                rc = -ENOMEM;
+                goto out;
+        }
+        double t0 = now();
+        for (; started < r.nworkers; started++)
+                if ((rc = sl_worker_start(&r.workers[started])) != 0)
+                        goto stop;
+        if ((rc = -pthread_create(&r.merger, NULL, merger_main, &r)) != 0)
+                goto stop;
+        merger_started = true;
+        for (uint32_t s = 0; s < r.plan->nsources && rc == 0; s++)
+                if (r.paths[s] && r.plan->sources[s].nqueries)
+                        rc = read_source(&r, s, r.paths[s], err, errlen);
+        if (rc == 0)
+                rc = sl_dispatch_finish(r.d);
+stop:
+        if (rc)
+                atomic_store_explicit(&r.stop, true, memory_order_relaxed);
+        for (uint32_t w = 0; w < started; w++) {
+                pthread_join(r.workers[w].thread, NULL);
+                if (rc == 0 && r.workers[w].rc)
+                        rc = r.workers[w].rc;
+        }
+        if (merger_started) {
+                pthread_join(r.merger, NULL);
+                if (rc == 0)
+                        rc = r.merge_rc;
+        }
+        double secs = now() - t0;
+        for (uint32_t q = 0; q < r.plan->nqueries; q++)
+                if (r.sinks.by_query[q] && fflush(r.sinks.by_query[q]) != 0 && rc == 0) {
+                        rc = -EIO;
+                        errf(err, errlen, "writing output: %s", strerror(errno));
+                }
+        if (rc && !err[0])
+                errf(err, errlen, "run failed: %s", strerror(-rc));
+        if (rc != -EINVAL)
+                *report = make_report(&r, secs);
+out:
+        if (rc == -EINVAL && !err[0])
+                errf(err, errlen, "invalid configuration");
+        for (uint32_t i = 0; i < r.nfiles; i++)
+                if (fclose(r.files[i]) != 0 && rc == 0) {
+                        rc = -EIO;
+                        errf(err, errlen, "closing output: %s", strerror(errno));
+                }
+        sl_dispatch_destroy(r.d);
+        if (r.workers)
+                for (uint32_t w = 0; w < r.nworkers; w++)
+                        sl_worker_fini(&r.workers[w]);
+        free(r.workers);
+        free(r.files);
+        free(r.sinks.by_query);
+        free(r.sinks.rows);
+        return rc;
+}

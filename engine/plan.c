@@ -1,0 +1,865 @@
+/*
+ * plan.c - the planner: from a parsed script to a struct sl_plan.
+ *
+ * One pass over the statements in order, so that a query can only read a
+ * stream declared above it (as in ksqlDB).  For each query it:
+ *   - resolves the source and the WHERE clause against the source columns;
+ *   - for CREATE TABLE AS SELECT, checks that GROUP BY names columns,
+ *     collects the aggregate calls of SELECT and HAVING (deduplicated by
+ *     their text), compiles their arguments against the source columns,
+ *     and compiles SELECT and HAVING against the output environment
+ *     (group values, window bounds, aggregate results; see plan.h);
+ *   - names each output field (alias, column name, or KSQL_COL_<i>) and
+ *     pre-encodes its JSON key.
+ * Every error names the position of the construct at fault.
+ *
+ * Runs once at start, on the calling thread.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <xxhash.h>
+
+#include "engine/buf.h"
+#include "engine/json_encode.h"
+#include "engine/plan.h"
+
+struct planner {
+        struct sl_plan *p;
+        struct sl_plan_error *err;
+};
+
+static int errorf(struct sl_plan_error *err, struct sl_pos pos,
+                  const char *fmt, ...)
+{
+        va_list ap;
+        err->pos = pos;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+static char *xstrdup(const char *s)
+{
+        return s ? strdup(s) : NULL;
+}
+
+/* ---- name resolution ---------------------------------------------- */
+
+static int find_column(const struct sl_source *src, const char *name)
+{
+        for (uint32_t i = 0; i < src->ncols; i++)
+                if (strcmp(src->cols[i].name, name) == 0)
+                        return (int)i;
+        return -1;
+}
+
+/* For "did you mean": the column that differs only by case. */
+static const char *near_column(const struct sl_source *src, const char *name)
+{
+        for (uint32_t i = 0; i < src->ncols; i++)
+                if (strcasecmp(src->cols[i].name, name) == 0)
+                        return src->cols[i].name;
+        return NULL;
+}
+
+static void unknown_column(const struct sl_source *src, const char *name,
+                           char *err, size_t errlen)
+{
+        const char *near = near_column(src, name);
+        if (near)
+                snprintf(err, errlen,
+                         "unknown column '%s' in stream '%s' (did you mean '%s'? names are case-sensitive)",
+                         name, src->name, near);
+        else
+                snprintf(err, errlen, "unknown column '%s' in stream '%s'",
+                         name, src->name);
+}
+
+struct src_scope {
+        const struct sl_source *src;
+        bool *used; /* marks columns read, or NULL */
+        const char *where; /* "WHERE", "an aggregate argument", ... */
+};
+
+static int resolve_source(void *ctx, const struct sl_expr *e,
+                          enum sl_type *type, char *err, size_t errlen)
+{
+        struct src_scope *sc = ctx;
+        switch (e->kind) {
+        case SL_EX_COLUMN: {
+                int c = find_column(sc->src, e->name);
+                if (c < 0) {
+                        unknown_column(sc->src, e->name, err, errlen);
+                        return -1;
+                }
+                *type = sc->src->cols[c].type;
+                if (sc->used)
+                        sc->used[c] = true;
+                return c;
+        }
+        case SL_EX_WINDOWSTART:
+        case SL_EX_WINDOWEND:
+                snprintf(err, errlen,
+                         "%s is only available in the SELECT or HAVING of a windowed aggregation",
+                         e->kind == SL_EX_WINDOWSTART ? "WINDOWSTART" : "WINDOWEND");
+                return -1;
+        case SL_EX_CALL:
+                if (sl_agg_lookup(e->name) >= 0)
+                        snprintf(err, errlen,
+                                 "aggregate function %s is not allowed in %s",
+                                 e->name, sc->where);
+                else
+                        snprintf(err, errlen, "unknown function '%s'", e->name);
+                return -1;
+        default:
+                snprintf(err, errlen, "unexpected expression");
+                return -1;
+        }
+}
+
+struct out_scope {
+        struct planner *pl;
+        struct sl_query *q;
+        const struct sl_source *src;
+        bool *used;
+        int rc; /* error from a nested aggregate compile */
+};
+
+static char *expr_text(const struct sl_expr *e)
+{
+        char tmp[512];
+        sl_expr_format(e, tmp, sizeof tmp);
+        return strdup(tmp);
+}
+
+static int add_aggregate(struct out_scope *sc, const struct sl_expr *e,
+                         enum sl_type *type, char *err, size_t errlen)
+{
+        struct sl_query *q = sc->q;
+        int kind = sl_agg_lookup(e->name);
+        char *text = expr_text(e);
+        if (!text) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+        }
+        /* Upper-case the function name so count(x) and COUNT(x) share. */
+        for (char *c = text; *c && *c != '('; c++)
+                if (*c >= 'a' && *c <= 'z')
+                        *c = (char)(*c - 'a' + 'A');
+        for (uint32_t i = 0; i < q->nagg; i++) {
+                if (strcmp(q->aggs[i].text, text) == 0) {
+                        free(text);
+                        *type = q->aggs[i].type;
+                        return (int)(q->ngroup + 2 + i);
+                }
+        }
+        struct sl_agg a = {.arg_slot = -1, .text = text};
+        if (e->star) {
+                if (kind != SL_AGG_COUNT) {
+                        snprintf(err, errlen, "%s(*) is not allowed; only COUNT(*)", e->name);
+                        goto fail;
+                }
+                a.desc.kind = SL_AGG_COUNT_STAR;
+                a.desc.arg_type = SL_T_NULL;
+                a.type = SL_T_BIGINT;
+        } else {
+                if (e->nargs != 1) {
+                        snprintf(err, errlen, "%s takes one argument, got %u",
+                                 sl_agg_name((enum sl_agg_kind)kind), e->nargs);
+                        goto fail;
+                }
+                struct src_scope ss = {.src = sc->src, .used = sc->used,
+                                       .where = "another aggregate's argument"};
+                struct sl_expr_error xe;
+                a.arg = sl_expr_compile(e->args[0], resolve_source, &ss, &xe);
+                if (!a.arg) {
+                        /* Report at the inner position: hand it back via rc. */
+                        errorf(sc->pl->err, xe.pos, "%s", xe.msg);
+                        sc->rc = -EINVAL;
+                        snprintf(err, errlen, "%s", xe.msg);
+                        goto fail;
+                }
+                a.arg_slot = sl_prog_as_slot(a.arg);
+                a.desc.kind = (enum sl_agg_kind)kind;
+                a.desc.arg_type = sl_prog_type(a.arg);
+                const char *why = "";
+                a.type = sl_agg_result_type(a.desc.kind, a.desc.arg_type, &why);
+                if (a.type == SL_T_NULL) {
+                        snprintf(err, errlen, "%s %s, found %s",
+                                 sl_agg_name(a.desc.kind), why,
+                                 sl_type_name(a.desc.arg_type));
+                        goto fail;
+                }
+        }
+        if (q->nagg == SL_MAX_AGGS) {
+                snprintf(err, errlen, "too many aggregates (at most %d)", SL_MAX_AGGS);
+                goto fail;
+        }
+        struct sl_agg *n = realloc(q->aggs, (q->nagg + 1) * sizeof *n);
+        if (!n) {
+                snprintf(err, errlen, "out of memory");
+                goto fail;
+        }
+        q->aggs = n;
+        q->aggs[q->nagg] = a;
+        *type = a.type;
+        return (int)(q->ngroup + 2 + q->nagg++);
+fail:
+        sl_prog_free(a.arg);
+        free(text);
+        return -1;
+}
+
+static int resolve_output(void *ctx, const struct sl_expr *e,
+                          enum sl_type *type, char *err, size_t errlen)
+{
+        struct out_scope *sc = ctx;
+        struct sl_query *q = sc->q;
+        switch (e->kind) {
+        case SL_EX_COLUMN:
+                for (uint32_t g = 0; g < q->ngroup; g++) {
+                        const struct sl_column *c = &sc->src->cols[q->group_cols[g]];
+                        if (strcmp(c->name, e->name) == 0) {
+                                *type = c->type;
+                                return (int)g;
+                        }
+                }
+                if (find_column(sc->src, e->name) < 0)
+                        unknown_column(sc->src, e->name, err, errlen);
+                else
+                        snprintf(err, errlen,
+                                 "column '%s' must be in GROUP BY or inside an aggregate function",
+                                 e->name);
+                return -1;
+        case SL_EX_WINDOWSTART:
+        case SL_EX_WINDOWEND:
+                if (q->win.kind == SL_WIN_NONE) {
+                        snprintf(err, errlen, "%s needs a WINDOW clause",
+                                 e->kind == SL_EX_WINDOWSTART ? "WINDOWSTART" : "WINDOWEND");
+                        return -1;
+                }
+                *type = SL_T_BIGINT;
+                return (int)(q->ngroup + (e->kind == SL_EX_WINDOWEND));
+        case SL_EX_CALL:
+                if (sl_agg_lookup(e->name) < 0) {
+                        snprintf(err, errlen, "unknown function '%s'", e->name);
+                        return -1;
+                }
+                return add_aggregate(sc, e, type, err, errlen);
+        default:
+                snprintf(err, errlen, "unexpected expression");
+                return -1;
+        }
+}
+
+/* ---- statements --------------------------------------------------- */
+
+static const struct sl_prop *find_prop(const struct sl_stmt *st,
+                                       const char *name)
+{
+        for (uint32_t i = 0; i < st->nprops; i++)
+                if (strcasecmp(st->props[i].name, name) == 0)
+                        return &st->props[i];
+        return NULL;
+}
+
+static int check_props(struct planner *pl, const struct sl_stmt *st,
+                       const char *const *allowed)
+{
+        for (uint32_t i = 0; i < st->nprops; i++) {
+                const struct sl_prop *pr = &st->props[i];
+                bool ok = false;
+                for (const char *const *a = allowed; *a; a++)
+                        ok |= strcasecmp(pr->name, *a) == 0;
+                if (!ok) {
+                        char list[256] = "";
+                        for (const char *const *a = allowed; *a; a++) {
+                                strncat(list, *a, sizeof list - strlen(list) - 3);
+                                if (a[1])
+                                        strncat(list, ", ", sizeof list - strlen(list) - 1);
+                        }
+                        return errorf(pl->err, pr->pos,
+                                      "unknown property '%s' (expected one of %s)",
+                                      pr->name, list);
+                }
+                for (uint32_t j = 0; j < i; j++)
+                        if (strcasecmp(st->props[j].name, pr->name) == 0)
+                                return errorf(pl->err, pr->pos,
+                                              "property '%s' given twice", pr->name);
+        }
+        return 0;
+}
+
+static int string_prop(struct planner *pl, const struct sl_stmt *st,
+                       const char *name, const char **out)
+{
+        const struct sl_prop *pr = find_prop(st, name);
+        *out = NULL;
+        if (!pr)
+                return 0;
+        if (!pr->is_string)
+                return errorf(pl->err, pr->value_pos,
+                              "property %s needs a string value, e.g. %s='...'",
+                              name, name);
+        *out = pr->str;
+        return 0;
+}
+
+static int check_format(struct planner *pl, const struct sl_stmt *st)
+{
+        const char *fmt;
+        int rc = string_prop(pl, st, "VALUE_FORMAT", &fmt);
+        if (rc)
+                return rc;
+        if (fmt && strcasecmp(fmt, "JSON") != 0)
+                return errorf(pl->err, find_prop(st, "VALUE_FORMAT")->value_pos,
+                              "VALUE_FORMAT '%s' is not supported (supported: JSON)", fmt);
+        return 0;
+}
+
+static int name_taken(struct planner *pl, const char *name, struct sl_pos pos)
+{
+        for (uint32_t i = 0; i < pl->p->nsources; i++)
+                if (strcasecmp(pl->p->sources[i].name, name) == 0)
+                        return errorf(pl->err, pos, "'%s' is already defined", name);
+        for (uint32_t i = 0; i < pl->p->nqueries; i++)
+                if (strcasecmp(pl->p->queries[i].name, name) == 0)
+                        return errorf(pl->err, pos, "'%s' is already defined", name);
+        return 0;
+}
+
+static int plan_set(struct planner *pl, const struct sl_stmt *st)
+{
+        struct sl_plan *p = pl->p;
+        for (uint32_t i = 0; i < p->nsettings; i++) {
+                if (strcmp(p->settings[i].key, st->set_key) == 0) {
+                        char *v = xstrdup(st->set_value);
+                        if (!v)
+                                return -ENOMEM;
+                        free(p->settings[i].value);
+                        p->settings[i].value = v;
+                        return 0;
+                }
+        }
+        struct sl_setting *n = realloc(p->settings, (p->nsettings + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        p->settings = n;
+        n[p->nsettings].key = xstrdup(st->set_key);
+        n[p->nsettings].value = xstrdup(st->set_value);
+        p->nsettings++;
+        return 0;
+}
+
+static int plan_stream(struct planner *pl, const struct sl_stmt *st)
+{
+        static const char *const allowed[] = {"KAFKA_TOPIC", "VALUE_FORMAT",
+                                              "KEY_FORMAT", "TIMESTAMP",
+                                              "PARTITIONS", "REPLICAS", NULL};
+        struct sl_plan *p = pl->p;
+        int rc = name_taken(pl, st->name, st->name_pos);
+        if (rc == 0)
+                rc = check_props(pl, st, allowed);
+        if (rc == 0)
+                rc = check_format(pl, st);
+        if (rc)
+                return rc;
+        if (st->ncols == 0)
+                return errorf(pl->err, st->name_pos, "stream '%s' declares no columns", st->name);
+        if (st->ncols > SL_MAX_COLS)
+                return errorf(pl->err, st->cols[SL_MAX_COLS].pos,
+                              "too many columns (at most %d)", SL_MAX_COLS);
+        struct sl_source *n = realloc(p->sources, (p->nsources + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        p->sources = n;
+        struct sl_source *src = &p->sources[p->nsources++];
+        *src = (struct sl_source){.ts_col = -1};
+        src->name = xstrdup(st->name);
+        src->cols = calloc(st->ncols, sizeof *src->cols);
+        if (!src->name || !src->cols)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < st->ncols; i++) {
+                const struct sl_column_def *c = &st->cols[i];
+                for (uint32_t j = 0; j < i; j++)
+                        if (strcmp(st->cols[j].name, c->name) == 0)
+                                return errorf(pl->err, c->pos, "column '%s' declared twice", c->name);
+                src->cols[i].name = xstrdup(c->name);
+                if (!src->cols[i].name)
+                        return -ENOMEM;
+                src->cols[i].type = c->type;
+                src->cols[i].key = c->key;
+                src->ncols++;
+        }
+        const char *topic, *ts;
+        if ((rc = string_prop(pl, st, "KAFKA_TOPIC", &topic)) != 0 ||
+            (rc = string_prop(pl, st, "TIMESTAMP", &ts)) != 0)
+                return rc;
+        src->topic = xstrdup(topic ? topic : st->name);
+        if (!src->topic)
+                return -ENOMEM;
+        if (ts) {
+                const struct sl_prop *pr = find_prop(st, "TIMESTAMP");
+                src->ts_col = find_column(src, ts);
+                if (src->ts_col < 0) {
+                        char msg[256];
+                        unknown_column(src, ts, msg, sizeof msg);
+                        return errorf(pl->err, pr->value_pos, "TIMESTAMP: %s", msg);
+                }
+                if (!sl_type_is_int(src->cols[src->ts_col].type))
+                        return errorf(pl->err, pr->value_pos,
+                                      "TIMESTAMP column '%s' must be BIGINT (epoch milliseconds), not %s",
+                                      ts, sl_type_name(src->cols[src->ts_col].type));
+        }
+        struct sl_json_field f[SL_MAX_COLS];
+        for (uint32_t i = 0; i < src->ncols; i++)
+                f[i] = (struct sl_json_field){.name = src->cols[i].name,
+                                              .type = src->cols[i].type};
+        src->js = sl_json_schema_new(f, src->ncols);
+        return src->js ? 0 : -ENOMEM;
+}
+
+static int add_output(struct planner *pl, struct sl_query *q,
+                      const struct sl_select_item *it, uint32_t idx,
+                      struct sl_prog *prog)
+{
+        struct sl_output_col *o = &q->out[q->nout];
+        char gen[32];
+        const char *name = it->alias;
+        if (!name && it->expr->kind == SL_EX_COLUMN)
+                name = it->expr->name;
+        if (!name && it->expr->kind == SL_EX_WINDOWSTART)
+                name = "WINDOWSTART";
+        if (!name && it->expr->kind == SL_EX_WINDOWEND)
+                name = "WINDOWEND";
+        if (!name) {
+                snprintf(gen, sizeof gen, "KSQL_COL_%u", idx);
+                name = gen;
+        }
+        for (uint32_t i = 0; i < q->nout; i++)
+                if (strcmp(q->out[i].name, name) == 0) {
+                        sl_prog_free(prog);
+                        return errorf(pl->err, it->pos,
+                                      "output field '%s' appears twice; give one an alias with AS",
+                                      name);
+                }
+        o->prog = prog;
+        o->name = xstrdup(name);
+        o->text = expr_text(it->expr);
+        struct sl_buf b = {0};
+        sl_json_put_string(&b, name, strlen(name));
+        sl_buf_addc(&b, ':');
+        sl_buf_addc(&b, '\0');
+        o->json_key = b.p;
+        o->json_key_len = (uint32_t)b.len - 1;
+        q->nout++;
+        if (!o->name || !o->text || !sl_buf_ok(&b))
+                return -ENOMEM;
+        return 0;
+}
+
+static int compile_into(struct planner *pl, struct sl_prog **out,
+                        const struct sl_expr *e, sl_expr_resolve_fn fn,
+                        void *ctx, int *nested_rc)
+{
+        struct sl_expr_error xe;
+        *out = sl_expr_compile(e, fn, ctx, &xe);
+        if (*out)
+                return 0;
+        if (nested_rc && *nested_rc)
+                return *nested_rc; /* already reported at the inner node */
+        return errorf(pl->err, xe.pos, "%s", xe.msg);
+}
+
+static int plan_query(struct planner *pl, const struct sl_stmt *st)
+{
+        static const char *const allowed[] = {"KAFKA_TOPIC", "VALUE_FORMAT",
+                                              "KEY_FORMAT", "PARTITIONS",
+                                              "REPLICAS", NULL};
+        struct sl_plan *p = pl->p;
+        const struct sl_select *sel = st->select;
+        bool table = st->kind == SL_ST_CREATE_TABLE_AS;
+        int rc = name_taken(pl, st->name, st->name_pos);
+        if (rc == 0)
+                rc = check_props(pl, st, allowed);
+        if (rc == 0)
+                rc = check_format(pl, st);
+        if (rc)
+                return rc;
+        int si = sl_plan_source_index(p, sel->from);
+        if (si < 0) {
+                for (uint32_t i = 0; i < p->nqueries; i++)
+                        if (strcmp(p->queries[i].name, sel->from) == 0)
+                                return errorf(pl->err, sel->from_pos,
+                                              "reading from '%s', the output of another query, is not supported yet: "
+                                              "declare its topic with CREATE STREAM (...) and run it as a second pipeline",
+                                              sel->from);
+                return errorf(pl->err, sel->from_pos,
+                              "unknown stream '%s' (declare it with CREATE STREAM %s (...) WITH (...) above this query)",
+                              sel->from, sel->from);
+        }
+        struct sl_query *n = realloc(p->queries, (p->nqueries + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        p->queries = n;
+        struct sl_query *q = &p->queries[p->nqueries];
+        *q = (struct sl_query){.index = p->nqueries++, .source = (uint32_t)si};
+        const struct sl_source *src = &p->sources[si];
+        q->name = xstrdup(st->name);
+        const char *topic;
+        if ((rc = string_prop(pl, st, "KAFKA_TOPIC", &topic)) != 0)
+                return rc;
+        q->topic = xstrdup(topic ? topic : st->name);
+        q->out = calloc(sel->nitems, sizeof *q->out);
+        if (!q->name || !q->topic || !q->out)
+                return -ENOMEM;
+        q->kind = table ? SL_Q_AGGREGATE : SL_Q_PROJECT;
+
+        if (sel->where) {
+                struct src_scope ss = {.src = src, .where = "WHERE (use HAVING to filter aggregates)"};
+                if ((rc = compile_into(pl, &q->where, sel->where, resolve_source, &ss, NULL)) != 0)
+                        return rc;
+                if (sl_prog_type(q->where) != SL_T_BOOL && sl_prog_type(q->where) != SL_T_NULL)
+                        return errorf(pl->err, sel->where->pos,
+                                      "WHERE needs a BOOLEAN condition, found %s",
+                                      sl_type_name(sl_prog_type(q->where)));
+        }
+        bool used[SL_MAX_COLS] = {0};
+
+        if (!table) {
+                if (sel->window.kind != SL_WIN_NONE)
+                        return errorf(pl->err, sel->window.pos,
+                                      "WINDOW needs an aggregation: use CREATE TABLE ... AS SELECT ... GROUP BY");
+                if (sel->ngroup)
+                        return errorf(pl->err, sel->group_pos,
+                                      "GROUP BY makes a table: use CREATE TABLE ... AS SELECT");
+                if (sel->having)
+                        return errorf(pl->err, sel->having->pos, "HAVING needs GROUP BY");
+                if (sel->emit == SL_EMIT_FINAL)
+                        return errorf(pl->err, sel->emit_pos,
+                                      "EMIT FINAL applies to windowed tables; a stream emits changes");
+                struct src_scope ss = {.src = src, .used = used,
+                                       .where = "a stream's SELECT (aggregates need CREATE TABLE ... GROUP BY)"};
+                for (uint32_t i = 0; i < sel->nitems; i++) {
+                        struct sl_prog *prog;
+                        if ((rc = compile_into(pl, &prog, sel->items[i].expr, resolve_source, &ss, NULL)) != 0 ||
+                            (rc = add_output(pl, q, &sel->items[i], i, prog)) != 0)
+                                return rc;
+                }
+                q->emit = SL_EMIT_CHANGES;
+                goto used_cols;
+        }
+
+        if (sel->ngroup == 0)
+                return errorf(pl->err, sel->pos,
+                              "CREATE TABLE AS SELECT needs GROUP BY (a table is keyed by its group)");
+        if (sel->ngroup > SL_MAX_GROUP)
+                return errorf(pl->err, sel->group[SL_MAX_GROUP]->pos,
+                              "too many GROUP BY columns (at most %d)", SL_MAX_GROUP);
+        for (uint32_t g = 0; g < sel->ngroup; g++) {
+                const struct sl_expr *ge = sel->group[g];
+                if (ge->kind != SL_EX_COLUMN)
+                        return errorf(pl->err, ge->pos,
+                                      "GROUP BY supports column names only; found an expression");
+                int c = find_column(src, ge->name);
+                if (c < 0) {
+                        char msg[256];
+                        unknown_column(src, ge->name, msg, sizeof msg);
+                        return errorf(pl->err, ge->pos, "%s", msg);
+                }
+                for (uint32_t h = 0; h < g; h++)
+                        if (q->group_cols[h] == (uint32_t)c)
+                                return errorf(pl->err, ge->pos, "'%s' appears twice in GROUP BY", ge->name);
+                q->group_cols[g] = (uint32_t)c;
+                q->group_types[g] = src->cols[c].type;
+        }
+        q->ngroup = sel->ngroup;
+        char werr[256];
+        if ((rc = sl_window_init(&q->win, &sel->window, werr, sizeof werr)) != 0)
+                return errorf(pl->err, sel->window.pos, "%s", werr);
+        q->emit = sel->emit == SL_EMIT_NONE ? SL_EMIT_CHANGES : sel->emit;
+        if (q->emit == SL_EMIT_FINAL && q->win.kind == SL_WIN_NONE)
+                return errorf(pl->err, sel->emit_pos,
+                              "EMIT FINAL needs a WINDOW clause (an unwindowed table never closes)");
+
+        struct out_scope os = {.pl = pl, .q = q, .src = src, .used = used};
+        for (uint32_t i = 0; i < sel->nitems; i++) {
+                struct sl_prog *prog;
+                if ((rc = compile_into(pl, &prog, sel->items[i].expr, resolve_output, &os, &os.rc)) != 0 ||
+                    (rc = add_output(pl, q, &sel->items[i], i, prog)) != 0)
+                        return rc;
+        }
+        if (sel->having) {
+                if ((rc = compile_into(pl, &q->having, sel->having, resolve_output, &os, &os.rc)) != 0)
+                        return rc;
+                if (sl_prog_type(q->having) != SL_T_BOOL && sl_prog_type(q->having) != SL_T_NULL)
+                        return errorf(pl->err, sel->having->pos,
+                                      "HAVING needs a BOOLEAN condition, found %s",
+                                      sl_type_name(sl_prog_type(q->having)));
+        }
+        q->env_size = q->ngroup + 2 + q->nagg;
+used_cols:
+        for (uint32_t c = 0; c < src->ncols; c++)
+                if (used[c])
+                        q->used[q->used_cols++] = c;
+        uint32_t *qs = realloc(p->sources[si].queries,
+                               (p->sources[si].nqueries + 1) * sizeof *qs);
+        if (!qs)
+                return -ENOMEM;
+        p->sources[si].queries = qs;
+        qs[p->sources[si].nqueries++] = q->index;
+        return 0;
+}
+
+struct sl_plan *sl_plan_build(const struct sl_script *s, const char *file,
+                              struct sl_plan_error *err)
+{
+        struct sl_plan *p = calloc(1, sizeof *p);
+        struct planner pl = {.p = p, .err = err};
+        int rc = -ENOMEM;
+        err->pos = (struct sl_pos){0, 0};
+        err->msg[0] = '\0';
+        if (!p || !(p->file = xstrdup(file ? file : "<input>")))
+                goto fail;
+        for (uint32_t i = 0; i < s->nstmts; i++) {
+                const struct sl_stmt *st = &s->stmts[i];
+                switch (st->kind) {
+                case SL_ST_SET:
+                        rc = plan_set(&pl, st);
+                        break;
+                case SL_ST_CREATE_STREAM:
+                        rc = plan_stream(&pl, st);
+                        break;
+                case SL_ST_CREATE_STREAM_AS:
+                case SL_ST_CREATE_TABLE_AS:
+                        rc = plan_query(&pl, st);
+                        break;
+                }
+                if (rc)
+                        goto fail;
+        }
+        if (p->nqueries == 0) {
+                rc = errorf(err, (struct sl_pos){0, 0},
+                            "no query: add a CREATE TABLE ... AS SELECT or CREATE STREAM ... AS SELECT");
+                goto fail;
+        }
+        return p;
+fail:
+        if (rc == -ENOMEM)
+                snprintf(err->msg, sizeof err->msg, "out of memory");
+        sl_plan_free(p);
+        return NULL;
+}
+
+void sl_plan_free(struct sl_plan *p)
+{
+        if (!p)
+                return;
+        for (uint32_t i = 0; i < p->nsettings; i++) {
+                free(p->settings[i].key);
+                free(p->settings[i].value);
+        }
+        free(p->settings);
+        for (uint32_t i = 0; i < p->nsources; i++) {
+                struct sl_source *s = &p->sources[i];
+                for (uint32_t c = 0; c < s->ncols; c++)
+                        free(s->cols[c].name);
+                free(s->cols);
+                free(s->name);
+                free(s->topic);
+                free(s->queries);
+                sl_json_schema_free(s->js);
+        }
+        free(p->sources);
+        for (uint32_t i = 0; i < p->nqueries; i++) {
+                struct sl_query *q = &p->queries[i];
+                free(q->name);
+                free(q->topic);
+                sl_prog_free(q->where);
+                sl_prog_free(q->having);
+                for (uint32_t o = 0; o < q->nout; o++) {
+                        free(q->out[o].name);
+                        free(q->out[o].text);
+                        free(q->out[o].json_key);
+                        sl_prog_free(q->out[o].prog);
+                }
+                free(q->out);
+                for (uint32_t a = 0; a < q->nagg; a++) {
+                        sl_prog_free(q->aggs[a].arg);
+                        free(q->aggs[a].text);
+                }
+                free(q->aggs);
+        }
+        free(p->queries);
+        free(p->file);
+        free(p);
+}
+
+struct sl_plan *sl_plan_load_string(const char *src, size_t len,
+                                    const char *name, char *errbuf,
+                                    size_t errlen)
+{
+        struct sl_sql_error se;
+        struct sl_script *s = sl_sql_parse(src, len, &se);
+        if (!s) {
+                snprintf(errbuf, errlen, "%s:%u:%u: %s", name, se.pos.line, se.pos.col, se.msg);
+                return NULL;
+        }
+        struct sl_plan_error pe;
+        struct sl_plan *p = sl_plan_build(s, name, &pe);
+        sl_script_free(s);
+        if (!p) {
+                if (pe.pos.line)
+                        snprintf(errbuf, errlen, "%s:%u:%u: %s", name, pe.pos.line, pe.pos.col, pe.msg);
+                else
+                        snprintf(errbuf, errlen, "%s: %s", name, pe.msg);
+                return NULL;
+        }
+        p->hash = XXH3_64bits(src, len);
+        return p;
+}
+
+struct sl_plan *sl_plan_load_file(const char *path, char *errbuf, size_t errlen)
+{
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+                snprintf(errbuf, errlen, "%s: cannot open: %s", path, strerror(errno));
+                return NULL;
+        }
+        struct sl_buf b = {0};
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+                sl_buf_add(&b, chunk, n);
+        bool bad = ferror(f);
+        fclose(f);
+        struct sl_plan *p = NULL;
+        if (bad)
+                snprintf(errbuf, errlen, "%s: read error", path);
+        else if (!sl_buf_ok(&b))
+                snprintf(errbuf, errlen, "%s: out of memory", path);
+        else
+                p = sl_plan_load_string(b.p ? b.p : "", b.len, path, errbuf, errlen);
+        sl_buf_free(&b);
+        return p;
+}
+
+const char *sl_plan_setting(const struct sl_plan *p, const char *key)
+{
+        for (uint32_t i = 0; i < p->nsettings; i++)
+                if (strcmp(p->settings[i].key, key) == 0)
+                        return p->settings[i].value;
+        return NULL;
+}
+
+int sl_plan_source_index(const struct sl_plan *p, const char *name)
+{
+        for (uint32_t i = 0; i < p->nsources; i++)
+                if (strcmp(p->sources[i].name, name) == 0)
+                        return (int)i;
+        return -1;
+}
+
+/* ---- explain ------------------------------------------------------ */
+
+static void addf(struct sl_buf *b, const char *fmt, ...)
+{
+        char tmp[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+        va_end(ap);
+        if (n > 0)
+                sl_buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+static void add_duration(struct sl_buf *b, int64_t ms)
+{
+        static const struct {
+                int64_t ms;
+                const char *unit;
+        } units[] = {{86400000, "DAYS"}, {3600000, "HOURS"}, {60000, "MINUTES"},
+                     {1000, "SECONDS"}, {1, "MILLISECONDS"}};
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+                if (ms % units[i].ms == 0) {
+                        addf(b, "%lld %s", (long long)(ms / units[i].ms), units[i].unit);
+                        return;
+                }
+}
+
+void sl_plan_explain(const struct sl_plan *p, struct sl_buf *b)
+{
+        addf(b, "pipeline %s (hash %016llx)\n", p->file, (unsigned long long)p->hash);
+        for (uint32_t i = 0; i < p->nsettings; i++)
+                addf(b, "  set %s = '%s'\n", p->settings[i].key, p->settings[i].value);
+        for (uint32_t i = 0; i < p->nsources; i++) {
+                const struct sl_source *s = &p->sources[i];
+                addf(b, "\nsource %s  <- topic '%s', JSON\n  columns:", s->name, s->topic);
+                for (uint32_t c = 0; c < s->ncols; c++)
+                        addf(b, "%s %s %s%s", c ? "," : "", s->cols[c].name,
+                             sl_type_name(s->cols[c].type), s->cols[c].key ? " KEY" : "");
+                if (s->ts_col >= 0)
+                        addf(b, "\n  event time: column %s (epoch ms)\n", s->cols[s->ts_col].name);
+                else
+                        addf(b, "\n  event time: message timestamp (Kafka); none in file mode\n");
+                addf(b, "  feeds:");
+                for (uint32_t k = 0; k < s->nqueries; k++)
+                        addf(b, " %s", p->queries[s->queries[k]].name);
+                addf(b, "\n");
+        }
+        for (uint32_t i = 0; i < p->nqueries; i++) {
+                const struct sl_query *q = &p->queries[i];
+                const struct sl_source *s = &p->sources[q->source];
+                addf(b, "\nquery %u: %s %s -> topic '%s'\n", i,
+                     q->kind == SL_Q_AGGREGATE ? "TABLE" : "STREAM", q->name, q->topic);
+                addf(b, "  1. scan %s: decode JSON (%u columns)\n", s->name, s->ncols);
+                int step = 2;
+                if (q->where)
+                        addf(b, "  %d. filter: compiled WHERE\n", step++);
+                if (q->kind == SL_Q_PROJECT) {
+                        addf(b, "  %d. project:", step++);
+                        for (uint32_t o = 0; o < q->nout; o++)
+                                addf(b, "%s %s := %s", o ? "," : "", q->out[o].name, q->out[o].text);
+                        addf(b, "\n  %d. emit: one row per input record\n", step);
+                        continue;
+                }
+                addf(b, "  %d. key: hash(", step++);
+                for (uint32_t g = 0; g < q->ngroup; g++)
+                        addf(b, "%s%s %s", g ? ", " : "", s->cols[q->group_cols[g]].name,
+                             sl_type_name(q->group_types[g]));
+                addf(b, ") -> worker; drop rows whose key is null\n");
+                addf(b, "  %d. window: ", step++);
+                if (q->win.kind == SL_WIN_NONE) {
+                        addf(b, "none (one accumulator per key, never closes)\n");
+                } else {
+                        addf(b, "%s SIZE ", q->win.kind == SL_WIN_TUMBLING ? "TUMBLING" : "HOPPING");
+                        add_duration(b, q->win.size);
+                        if (q->win.kind == SL_WIN_HOPPING) {
+                                addf(b, ", ADVANCE BY ");
+                                add_duration(b, q->win.advance);
+                        }
+                        addf(b, ", GRACE PERIOD ");
+                        add_duration(b, q->win.grace);
+                        addf(b, "\n     panes of %lld ms, %u per window, at most %u live per key\n",
+                             (long long)q->win.pane, q->win.pane_per_window, q->win.max_panes);
+                }
+                addf(b, "  %d. aggregate:", step++);
+                for (uint32_t a = 0; a < q->nagg; a++)
+                        addf(b, "%s %s -> %s", a ? "," : "", q->aggs[a].text,
+                             sl_type_name(q->aggs[a].type));
+                addf(b, "\n");
+                if (q->having)
+                        addf(b, "  %d. having: compiled HAVING\n", step++);
+                addf(b, "  %d. emit %s:", step,
+                     q->emit == SL_EMIT_FINAL ? "FINAL (one row per key and window, at close)"
+                                              : "CHANGES (one row per update)");
+                for (uint32_t o = 0; o < q->nout; o++)
+                        addf(b, "%s %s := %s", o ? "," : "", q->out[o].name, q->out[o].text);
+                addf(b, "\n");
+        }
+}

@@ -1,0 +1,18 @@
+/*
+ * stats.c - names of the drop reasons, as the summary prints them.
+ */
+#include "engine/stats.h"
+
+const char *sl_drop_name(enum sl_drop d)
+{
+        switch (d) {
+        case SL_DROP_NOT_JSON: return "not JSON";
+        case SL_DROP_NOT_OBJECT: return "not an object";
+        case SL_DROP_BAD_TYPE: return "wrong column type";
+        case SL_DROP_NO_TS: return "missing timestamp";
+        case SL_DROP_BAD_TS: return "bad timestamp";
+        case SL_DROP_OVERSIZE: return "oversize";
+        case SL_DROP_COUNT: break;
+        }
+        return "?";
+}

@@ -1,0 +1,479 @@
+/*
+ * wtable.c - the per-worker, per-query hash table of group keys (wtable.h).
+ *
+ * Called only by the worker thread that owns the table; nothing here is
+ * shared, locked or atomic.
+ *
+ * Index.  A power-of-two array of uint64_t slots, linear probing.  An empty
+ * slot is 0; a used one is
+ *         (uint64_t)tag << 32 | (id + 1)
+ * with tag = the low 32 bits of the key's hash and id the entry id; id + 1
+ * >= 1 keeps a used slot non-zero whatever the tag.  The key's home slot is
+ * hash & mask = tag & mask (the index is capped at 2^32 slots), so the slot
+ * alone names its home: growth and backward-shift deletion never read an
+ * entry, and deleting a key costs no cache miss beyond its own probe run.
+ * The price of taking tag and position from the same bits: for keys of the
+ * same home the tag only discriminates by its 32 - log2(slots) upper bits
+ * (8 bits at 16M slots), so about one lookup in 300 at that size reads an
+ * entry for a false tag match; the full 64-bit hash in the entry, compared
+ * before the key bytes, rejects it.  Keys of different homes always have
+ * different tags.
+ *
+ * Load.  The index doubles when an insert would take it past 3/4 full:
+ * linear probing then expects about 2.5 slots read per hit and 8.5 per
+ * miss, one or two 64-byte lines of 8 slots, and the index costs 10.7 to
+ * 21 bytes per key.  It never shrinks.
+ *
+ * Deletion.  Backward shift, no tombstones: after a slot is emptied, each
+ * later slot of the run whose home lies cyclically at or before the hole
+ * moves into it.  Every key stays reachable from its home without crossing
+ * an empty slot, and probe lengths depend on the live keys only.
+ *
+ * Entries.  An entry is a header (struct wt_entry, 40 bytes) followed by the
+ * caller's value block (value_size rounded up to 8); the value pointer
+ * handed out points just past the header, which is how sl_wtable_key, _hash
+ * and _live find it.  Entries live in chunks that are never moved or freed
+ * before sl_wtable_destroy, so a value pointer stays valid until its key is
+ * deleted.  Chunk c holds 16 << c entries for c < 8 and 4096 after that: a
+ * table of a few keys costs a few hundred bytes, and a table of 10M keys
+ * has a chunk table of 20 KB, which stays in cache.  The id -> entry map is
+ * branch-free (see wt_chunk_of).  Deleted entries go on a LIFO free list
+ * threaded through their key field and are reused before new ids; a dead
+ * entry keeps its id in its header so that iteration can go on from it.
+ * Ids are below 2^31 (they share a word with the live bit).
+ *
+ * Keys of up to SL_WT_INLINE_KEY bytes sit in the header; longer ones in one
+ * malloc per inserted key, freed on delete.
+ *
+ * Work per call.  A find, a hit or a delete is one probe run.  An insert
+ * may also allocate a chunk (malloc of at most 4096 entries) or double the
+ * index (calloc of the new index and one pass over the old one: O(slots)).
+ * A caller that must keep growth off the event path passes initial_cap:
+ * index and chunks for that many keys are allocated up front.  Nothing is
+ * allocated on an update of an existing key.
+ *
+ * Memory comes from malloc/calloc/realloc (jemalloc in the process).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/wtable.h"
+
+#define WT_MIN_SLOTS 16u
+#define WT_MAX_SLOTS ((uint64_t)1 << 32) /* tag & mask is the home */
+#define WT_MAX_ENTRIES ((uint32_t)1 << 31)  /* id << 1 | live in 32 bits */
+#define WT_LIVE 1u
+
+#define WT_CHUNK_MIN_SHIFT 4 /* chunk 0: 16 entries */
+#define WT_CHUNK_SHIFT 12    /* chunks from 8 on: 4096 entries */
+#define WT_CHUNK_MIN (1u << WT_CHUNK_MIN_SHIFT)
+#define WT_CHUNK_ENTRIES (1u << WT_CHUNK_SHIFT)
+
+struct wt_entry {
+        uint64_t hash;
+        uint32_t klen;
+        uint32_t flags; /* id << 1 | WT_LIVE; the id stays when dead */
+        union {
+                char inline_key[SL_WT_INLINE_KEY]; /* klen <= SL_WT_INLINE_KEY */
+                char *long_key;                    /* klen > SL_WT_INLINE_KEY */
+                uint32_t next_free;                /* dead: id + 1 of the next, 0 ends */
+        } k;
+};
+
+_Static_assert(sizeof(struct wt_entry) % 8 == 0, "value blocks are 8-aligned");
+
+struct sl_wtable {
+        uint64_t *slots;
+        uint64_t mask;     /* slots - 1 */
+        size_t count;      /* live entries */
+        size_t grow_at;    /* 3/4 of the slots */
+        uint32_t esize;    /* header + value block */
+        uint32_t vsize;    /* value_size rounded up to 8 */
+        uint32_t next_id;  /* ids below it have been handed out */
+        uint32_t id_cap;   /* ids below it have memory in a chunk */
+        uint32_t free_head; /* id + 1 of the last freed entry, 0: none */
+        uint32_t nchunks;
+        uint32_t chunks_cap;
+        char **chunks;
+        size_t key_bytes; /* bytes of long keys */
+};
+
+/*
+ * Chunk and offset of entry id.  With x = id + 16, chunk c < 8 holds the x
+ * of [16 << c, 32 << c) (x has its top bit at lg = c + 4); chunk 8 + k holds
+ * [4096 * (k + 1), 4096 * (k + 2)).  Capping lg at 12 makes one formula of
+ * both without a branch.
+ */
+static inline uint32_t wt_chunk_of(uint32_t id, uint32_t *off)
+{
+        uint32_t x = id + WT_CHUNK_MIN;
+        uint32_t lg = 31 - (uint32_t)__builtin_clz(x);
+
+        lg = lg < WT_CHUNK_SHIFT ? lg : WT_CHUNK_SHIFT;
+        *off = x & ((1u << lg) - 1);
+        return lg - WT_CHUNK_MIN_SHIFT + (x >> WT_CHUNK_SHIFT) -
+               (x >= WT_CHUNK_ENTRIES);
+}
+
+static inline uint32_t wt_chunk_entries(uint32_t c)
+{
+        return c < WT_CHUNK_SHIFT - WT_CHUNK_MIN_SHIFT
+                       ? WT_CHUNK_MIN << c
+                       : WT_CHUNK_ENTRIES;
+}
+
+static inline struct wt_entry *wt_entry_at(const struct sl_wtable *wt,
+                                           uint32_t id)
+{
+        uint32_t off;
+        uint32_t c = wt_chunk_of(id, &off);
+
+        assert(id < wt->next_id && c < wt->nchunks);
+        return (struct wt_entry *)(wt->chunks[c] + (size_t)off * wt->esize);
+}
+
+static inline void *wt_value(struct wt_entry *e)
+{
+        return (char *)e + sizeof(*e);
+}
+
+static inline struct wt_entry *wt_entry_of(const void *value)
+{
+        return (struct wt_entry *)((char *)(uintptr_t)value -
+                                   sizeof(struct wt_entry));
+}
+
+static inline uint32_t wt_id(const struct wt_entry *e)
+{
+        return e->flags >> 1;
+}
+
+static inline const char *wt_key_bytes(const struct wt_entry *e)
+{
+        return e->klen <= SL_WT_INLINE_KEY ? e->k.inline_key : e->k.long_key;
+}
+
+static inline uint64_t wt_slot(uint64_t hash, uint32_t id)
+{
+        return (uint64_t)(uint32_t)hash << 32 | (uint64_t)(id + 1);
+}
+
+/*
+ * The entry of key, or NULL with *pos set to the empty slot that ends the
+ * probe run (where key would go).
+ */
+static inline struct wt_entry *wt_lookup(const struct sl_wtable *wt,
+                                         uint64_t hash, const void *key,
+                                         uint32_t klen, uint64_t *pos)
+{
+        const uint64_t mask = wt->mask;
+        const uint32_t tag = (uint32_t)hash;
+        uint64_t i = hash & mask;
+
+        for (;; i = (i + 1) & mask) {
+                uint64_t s = wt->slots[i];
+                if (s == 0)
+                        break;
+                if ((uint32_t)(s >> 32) != tag)
+                        continue;
+                struct wt_entry *e = wt_entry_at(wt, (uint32_t)s - 1);
+                if (e->hash == hash && e->klen == klen &&
+                    (klen == 0 || memcmp(wt_key_bytes(e), key, klen) == 0))
+                        return e;
+        }
+        *pos = i;
+        return NULL;
+}
+
+static uint64_t wt_empty_slot(const struct sl_wtable *wt, uint64_t hash)
+{
+        uint64_t i = hash & wt->mask;
+
+        while (wt->slots[i] != 0)
+                i = (i + 1) & wt->mask;
+        return i;
+}
+
+static int wt_index_alloc(struct sl_wtable *wt, uint64_t nslots)
+{
+        uint64_t *slots = calloc(nslots, sizeof(*slots));
+
+        if (!slots)
+                return -ENOMEM;
+        wt->slots = slots;
+        wt->mask = nslots - 1;
+        wt->grow_at = nslots / 4 * 3;
+        return 0;
+}
+
+/* Doubles the index; on failure the table is unchanged. */
+static int wt_grow(struct sl_wtable *wt)
+{
+        uint64_t *old = wt->slots;
+        uint64_t old_slots = wt->mask + 1;
+
+        if (old_slots * 2 > WT_MAX_SLOTS)
+                return -ENOMEM;
+        int err = wt_index_alloc(wt, old_slots * 2);
+        if (err)
+                return err;
+        for (uint64_t i = 0; i < old_slots; i++) {
+                uint64_t s = old[i];
+                if (s == 0)
+                        continue;
+                uint64_t j = (s >> 32) & wt->mask;
+                while (wt->slots[j] != 0)
+                        j = (j + 1) & wt->mask;
+                wt->slots[j] = s;
+        }
+        free(old);
+        return 0;
+}
+
+static int wt_add_chunk(struct sl_wtable *wt)
+{
+        uint32_t n = wt_chunk_entries(wt->nchunks);
+
+        if (wt->id_cap >= WT_MAX_ENTRIES - n)
+                return -ENOMEM;
+        if (wt->nchunks == wt->chunks_cap) {
+                uint32_t cap = wt->chunks_cap ? wt->chunks_cap * 2 : 16;
+                char **chunks = realloc(wt->chunks, cap * sizeof(*chunks));
+                if (!chunks)
+                        return -ENOMEM;
+                wt->chunks = chunks;
+                wt->chunks_cap = cap;
+        }
+        char *chunk = malloc((size_t)n * wt->esize);
+        if (!chunk)
+                return -ENOMEM;
+        wt->chunks[wt->nchunks++] = chunk;
+        wt->id_cap += n;
+        return 0;
+}
+
+/* A free entry: the last deleted one, else a new id. */
+static int wt_take_entry(struct sl_wtable *wt, struct wt_entry **ep)
+{
+        if (wt->free_head != 0) {
+                struct wt_entry *e = wt_entry_at(wt, wt->free_head - 1);
+                assert(!(e->flags & WT_LIVE));
+                wt->free_head = e->k.next_free;
+                *ep = e;
+                return 0;
+        }
+        if (wt->next_id == wt->id_cap) {
+                int err = wt_add_chunk(wt);
+                if (err)
+                        return err;
+        }
+        uint32_t id = wt->next_id++;
+        struct wt_entry *e = wt_entry_at(wt, id);
+        e->flags = id << 1;
+        *ep = e;
+        return 0;
+}
+
+static void wt_put_entry(struct sl_wtable *wt, struct wt_entry *e)
+{
+        e->flags &= ~WT_LIVE;
+        e->k.next_free = wt->free_head;
+        wt->free_head = wt_id(e) + 1;
+}
+
+struct sl_wtable *sl_wtable_new(uint32_t value_size, uint32_t initial_cap)
+{
+        uint64_t vsize = ((uint64_t)value_size + 7) & ~(uint64_t)7;
+        uint64_t esize = sizeof(struct wt_entry) + vsize;
+        uint64_t nslots = WT_MIN_SLOTS;
+
+        if (esize > UINT32_MAX || initial_cap >= WT_MAX_ENTRIES)
+                return NULL;
+        while (nslots / 4 * 3 < initial_cap)
+                nslots *= 2;
+
+        struct sl_wtable *wt = calloc(1, sizeof(*wt));
+        if (!wt)
+                return NULL;
+        wt->vsize = (uint32_t)vsize;
+        wt->esize = (uint32_t)esize;
+        if (wt_index_alloc(wt, nslots) != 0)
+                goto fail;
+        while (wt->id_cap < initial_cap)
+                if (wt_add_chunk(wt) != 0)
+                        goto fail;
+        return wt;
+fail:
+        sl_wtable_destroy(wt);
+        return NULL;
+}
+
+void sl_wtable_destroy(struct sl_wtable *wt)
+{
+        if (!wt)
+                return;
+        for (void *v = sl_wtable_next(wt, NULL); v; v = sl_wtable_next(wt, v)) {
+                struct wt_entry *e = wt_entry_of(v);
+                if (e->klen > SL_WT_INLINE_KEY)
+                        free(e->k.long_key);
+        }
+        for (uint32_t c = 0; c < wt->nchunks; c++)
+                free(wt->chunks[c]);
+        free(wt->chunks);
+        free(wt->slots);
+        free(wt);
+}
+
+void sl_wtable_prefetch(const struct sl_wtable *wt, uint64_t hash)
+{
+        __builtin_prefetch(&wt->slots[hash & wt->mask]);
+}
+
+/* The miss path of upsert, kept out of the hit path's code. */
+static __attribute__((noinline)) void *
+wt_insert(struct sl_wtable *wt, uint64_t pos, uint64_t hash, const void *key,
+          uint32_t klen, bool *inserted)
+{
+        struct wt_entry *e;
+        char *long_key = NULL;
+
+        if (wt->count >= wt->grow_at) {
+                if (wt_grow(wt) != 0)
+                        return NULL;
+                pos = wt_empty_slot(wt, hash);
+        }
+        if (klen > SL_WT_INLINE_KEY) {
+                long_key = malloc(klen);
+                if (!long_key)
+                        return NULL;
+        }
+        if (wt_take_entry(wt, &e) != 0) {
+                free(long_key);
+                return NULL;
+        }
+        e->hash = hash;
+        e->klen = klen;
+        e->flags |= WT_LIVE;
+        if (long_key) {
+                memcpy(long_key, key, klen);
+                e->k.long_key = long_key;
+                wt->key_bytes += klen;
+        } else if (klen) {
+                memcpy(e->k.inline_key, key, klen);
+        }
+        void *value = wt_value(e);
+        memset(value, 0, wt->vsize);
+        wt->slots[pos] = wt_slot(hash, wt_id(e));
+        wt->count++;
+        *inserted = true;
+        return value;
+}
+
+void *sl_wtable_upsert(struct sl_wtable *wt, uint64_t hash, const void *key,
+                       uint32_t klen, bool *inserted)
+{
+        uint64_t pos;
+
+        assert(wt && inserted && (key || klen == 0));
+        struct wt_entry *e = wt_lookup(wt, hash, key, klen, &pos);
+        if (e) {
+                *inserted = false;
+                return wt_value(e);
+        }
+        return wt_insert(wt, pos, hash, key, klen, inserted);
+}
+
+void *sl_wtable_find(const struct sl_wtable *wt, uint64_t hash,
+                     const void *key, uint32_t klen)
+{
+        uint64_t pos;
+
+        assert(wt && (key || klen == 0));
+        struct wt_entry *e = wt_lookup(wt, hash, key, klen, &pos);
+        return e ? wt_value(e) : NULL;
+}
+
+void sl_wtable_delete(struct sl_wtable *wt, void *value)
+{
+        struct wt_entry *e = wt_entry_of(value);
+        const uint64_t mask = wt->mask;
+        const uint64_t want = wt_slot(e->hash, wt_id(e));
+        uint64_t *slots = wt->slots;
+        uint64_t hole = e->hash & mask;
+
+        assert(e->flags & WT_LIVE);
+        assert(wt_entry_at(wt, wt_id(e)) == e);
+        while (slots[hole] != want) {
+                assert(slots[hole] != 0);
+                hole = (hole + 1) & mask;
+        }
+        for (uint64_t j = (hole + 1) & mask; slots[j] != 0; j = (j + 1) & mask) {
+                uint64_t home = (slots[j] >> 32) & mask;
+                if (((j - home) & mask) >= ((j - hole) & mask)) {
+                        slots[hole] = slots[j];
+                        hole = j;
+                }
+        }
+        slots[hole] = 0;
+
+        if (e->klen > SL_WT_INLINE_KEY) {
+                free(e->k.long_key);
+                wt->key_bytes -= e->klen;
+        }
+        wt_put_entry(wt, e);
+        wt->count--;
+}
+
+const void *sl_wtable_key(const void *value, uint32_t *klen)
+{
+        const struct wt_entry *e = wt_entry_of(value);
+
+        if (klen)
+                *klen = e->klen;
+        return wt_key_bytes(e);
+}
+
+uint64_t sl_wtable_hash(const void *value)
+{
+        return wt_entry_of(value)->hash;
+}
+
+bool sl_wtable_live(const void *value)
+{
+        return wt_entry_of(value)->flags & WT_LIVE;
+}
+
+size_t sl_wtable_count(const struct sl_wtable *wt)
+{
+        return wt->count;
+}
+
+size_t sl_wtable_memory(const struct sl_wtable *wt)
+{
+        return sizeof(*wt) + (size_t)(wt->mask + 1) * sizeof(*wt->slots) +
+               (size_t)wt->chunks_cap * sizeof(*wt->chunks) +
+               (size_t)wt->id_cap * wt->esize + wt->key_bytes;
+}
+
+void *sl_wtable_next(const struct sl_wtable *wt, const void *value)
+{
+        uint32_t id = value ? wt_id(wt_entry_of(value)) + 1 : 0;
+
+        while (id < wt->next_id) {
+                uint32_t off;
+                uint32_t c = wt_chunk_of(id, &off);
+                uint32_t n = wt_chunk_entries(c) - off;
+                char *p = wt->chunks[c] + (size_t)off * wt->esize;
+
+                if (n > wt->next_id - id)
+                        n = wt->next_id - id;
+                for (; n; n--, id++, p += wt->esize) {
+                        struct wt_entry *e = (struct wt_entry *)p;
+                        if (e->flags & WT_LIVE)
+                                return wt_value(e);
+                }
+        }
+        return NULL;
+}

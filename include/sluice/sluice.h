@@ -1,0 +1,94 @@
+/*
+ * sluice.h - the public API of the sluice engine.
+ *
+ * A pipeline is loaded from a script (a ksqlDB-style SQL file), then run
+ * over files.  The library never prints and never exits: errors come back
+ * as negative errno values with a message in the caller's buffer, and a
+ * finished run hands back a report.
+ */
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SLUICE_API __attribute__((visibility("default")))
+#else
+#define SLUICE_API
+#endif
+
+struct sluice_pipeline;
+struct sluice_report;
+
+/*
+ * Parses and plans the script at path.  Returns the pipeline (owned by the
+ * caller; release with sluice_pipeline_free) or NULL with a one-line
+ * message "FILE:LINE:COL: what" in err.
+ */
+SLUICE_API struct sluice_pipeline *sluice_pipeline_load(const char *path,
+                                                        char *err, size_t errlen);
+/* Same, from a string; name is used in messages. */
+SLUICE_API struct sluice_pipeline *sluice_pipeline_parse(const char *src, size_t len,
+                                                         const char *name,
+                                                         char *err, size_t errlen);
+SLUICE_API void sluice_pipeline_free(struct sluice_pipeline *p);
+
+/* The readable plan; a NUL-terminated string the caller frees with free(). */
+SLUICE_API char *sluice_pipeline_explain(const struct sluice_pipeline *p);
+
+struct sluice_input {
+        const char *stream; /* CREATE STREAM name; NULL: the only stream */
+        const char *path;   /* NDJSON file, or "-" for standard input */
+};
+
+struct sluice_file_opts {
+        const struct sluice_input *inputs;
+        unsigned ninputs;
+        const char *output;   /* a file, a directory (one file per sink topic), or "-" */
+        unsigned workers;     /* 0: one per online CPU */
+        size_t max_record;    /* bytes; 0: 16 MiB.  Longer records are dropped and counted */
+        bool no_pin;          /* do not pin workers to CPUs */
+};
+
+/*
+ * Runs the pipeline over the inputs until they end.  Returns 0 and a report
+ * (caller frees with sluice_report_free), -EINVAL for a configuration
+ * error (nothing was run; message in err), or another negative errno for a
+ * failure while running (message in err; *report may still be set).
+ */
+SLUICE_API int sluice_run_files(const struct sluice_pipeline *p,
+                                const struct sluice_file_opts *opts,
+                                struct sluice_report **report,
+                                char *err, size_t errlen);
+
+struct sluice_totals {
+        uint64_t records;  /* input records read (blank lines excluded) */
+        uint64_t dropped;  /* bad input, all reasons */
+        uint64_t late;
+        uint64_t filtered; /* WHERE not true (per query, summed) */
+        uint64_t rows;     /* output rows written */
+        uint64_t bytes;    /* input bytes */
+        uint64_t peak_rss; /* bytes */
+        unsigned workers;
+        double seconds;
+};
+
+SLUICE_API void sluice_report_totals(const struct sluice_report *r,
+                                     struct sluice_totals *t);
+/* The multi-line summary; valid until sluice_report_free. */
+SLUICE_API const char *sluice_report_text(const struct sluice_report *r);
+SLUICE_API void sluice_report_free(struct sluice_report *r);
+
+SLUICE_API const char *sluice_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
