@@ -19,13 +19,16 @@
  * U+10FFFF) wherever they appear, keys and skipped values included.
  *
  * Keys are found through a small open-addressing table built by
- * sl_json_schema_new(): hash of (length, first byte, last byte), linear
- * probing at <= 25% load, then a word-wise compare.  A key that contains
- * escapes is unescaped into scratch first (rare path).
+ * sl_json_schema_new(): one multiply hashes (first 8 bytes, length),
+ * linear probing at <= 25% load, a slot matches on (first word, length)
+ * and then on the rest in word compares.  For keys under 8 bytes the one
+ * SWAR load that finds the closing quote also yields the hash input, so
+ * such a key costs one load, one multiply and one slot compare.  A key
+ * that contains escapes is unescaped into scratch first (rare path).
  *
- * Numbers: integers are accumulated exactly and checked against int64
- * (int32 for INTEGER).  Doubles take Clinger's fast path (<= 19
- * significant digits, mantissa <= 2^53, |power of ten| <= 22: one exact
+ * Numbers: digits are read 8 at a time (SWAR), integers exactly, checked
+ * against int64 (int32 for INTEGER).  Doubles take Clinger's fast path
+ * (<= 19 digits, mantissa <= 2^53, |power of ten| <= 22: one exact
  * multiply or divide, correctly rounded under FLT_EVAL_METHOD 0); all
  * other numbers are rewritten as "[-]DIGITSeEXP" in a fixed stack buffer
  * and given to strtod().  That form has no decimal point, so the result
@@ -84,10 +87,12 @@
 /* Significant digits kept for strtod() before the sticky digit. */
 #define SL_NUM_DIGITS 800
 
+/* A slot is matched by its first word and length before any byte compare. */
 struct sl_json_slot {
-        const char *name; /* into the schema's own copy, not NUL-terminated */
-        uint32_t len;
+        uint64_t word;    /* first min(len, 8) name bytes, zero padded (memcpy order) */
+        uint32_t len;     /* UINT32_MAX: empty slot, matches no key */
         uint32_t col;
+        const char *name; /* into the schema's own copy, not NUL-terminated */
 };
 
 struct sl_json_schema {
@@ -107,13 +112,18 @@ struct sl_json_dec {
         uint32_t type_off;
 };
 
-static inline uint32_t sl_json_key_hash(const char *k, uint32_t n)
+/* One multiply: the key's first word is already in a register when the
+ * scanner found its closing quote (see sl_json_decode). */
+static inline uint32_t sl_json_key_hash(uint64_t word, uint32_t n)
 {
-        uint32_t fl = n ? ((uint32_t)(unsigned char)k[0] << 8 |
-                           (unsigned char)k[n - 1])
-                        : 0;
-        uint32_t h = n * 0x9E3779B1u ^ fl * 0x85EBCA6Bu;
-        return h ^ h >> 15;
+        return (uint32_t)(((word + n) * 0x9E3779B97F4A7C15ull) >> 40);
+}
+
+static inline uint64_t sl_key_word(const char *k, uint32_t n)
+{
+        uint64_t w = 0;
+        memcpy(&w, k, n < 8 ? n : 8);
+        return w;
 }
 
 struct sl_json_schema *sl_json_schema_new(const struct sl_json_field *fields,
@@ -127,7 +137,7 @@ struct sl_json_schema *sl_json_schema_new(const struct sl_json_field *fields,
         size_t names = 0;
         for (uint32_t i = 0; i < nfields; i++) {
                 size_t n = strlen(fields[i].name);
-                if (n > UINT32_MAX)
+                if (n >= UINT32_MAX)
                         return NULL;
                 names += n;
         }
@@ -144,16 +154,20 @@ struct sl_json_schema *sl_json_schema_new(const struct sl_json_field *fields,
         char *np = (char *)(js->slots + nslots);
         js->types = (uint8_t *)(np + names);
 
+        for (uint32_t i = 0; i < nslots; i++)
+                js->slots[i].len = UINT32_MAX;
         for (uint32_t i = 0; i < nfields; i++) {
                 uint32_t n = (uint32_t)strlen(fields[i].name);
                 memcpy(np, fields[i].name, n);
                 js->types[i] = (uint8_t)fields[i].type;
                 if (n > js->maxlen)
                         js->maxlen = n;
-                uint32_t h = sl_json_key_hash(np, n) & js->mask;
+                uint64_t w = sl_key_word(np, n);
+                uint32_t h = sl_json_key_hash(w, n) & js->mask;
                 for (;;) {
                         struct sl_json_slot *s = &js->slots[h];
-                        if (!s->name) {
+                        if (s->len == UINT32_MAX) {
+                                s->word = w;
                                 s->name = np;
                                 s->len = n;
                                 s->col = i;
@@ -198,24 +212,33 @@ static inline uint32_t sl_load32(const char *p)
         return x;
 }
 
-/* Key compare without a libc call: keys are short, and overlapping
- * loads cover any length in at most n/8 + 1 steps. */
-static inline bool sl_json_key_eq(const char *a, const char *b, uint32_t n)
+/*
+ * Finds the column of key k[0..n) whose first word is w.  Empty slots
+ * have len UINT32_MAX, so the probe loop tests one condition per slot
+ * until it hits a match or an empty slot.  Names longer than 8 bytes are
+ * compared from byte 8 with word loads, the last one overlapping.
+ */
+static inline int32_t sl_json_lookup_word(const struct sl_json_schema *js,
+                                          uint64_t w, const char *k, uint32_t n)
 {
-        if (n >= 8) {
-                uint32_t i = 0;
-                for (; i + 8 <= n; i += 8)
-                        if (sl_load64(a + i) != sl_load64(b + i))
-                                return false;
-                return sl_load64(a + n - 8) == sl_load64(b + n - 8);
+        uint32_t h = sl_json_key_hash(w, n) & js->mask;
+        for (;;) {
+                const struct sl_json_slot *s = &js->slots[h];
+                if (s->word == w && s->len == n) {
+                        if (n <= 8)
+                                return (int32_t)s->col;
+                        uint32_t i = 8;
+                        for (; i + 8 < n; i += 8)
+                                if (sl_load64(s->name + i) != sl_load64(k + i))
+                                        goto next;
+                        if (sl_load64(s->name + n - 8) == sl_load64(k + n - 8))
+                                return (int32_t)s->col;
+                } else if (s->len == UINT32_MAX) {
+                        return -1;
+                }
+        next:
+                h = (h + 1) & js->mask;
         }
-        if (n >= 4)
-                return sl_load32(a) == sl_load32(b) &&
-                       sl_load32(a + n - 4) == sl_load32(b + n - 4);
-        for (uint32_t i = 0; i < n; i++)
-                if (a[i] != b[i])
-                        return false;
-        return true;
 }
 
 static inline int32_t sl_json_lookup(const struct sl_json_schema *js,
@@ -223,15 +246,7 @@ static inline int32_t sl_json_lookup(const struct sl_json_schema *js,
 {
         if (n > js->maxlen)
                 return -1;
-        uint32_t h = sl_json_key_hash(k, n) & js->mask;
-        for (;;) {
-                const struct sl_json_slot *s = &js->slots[h];
-                if (!s->name)
-                        return -1;
-                if (s->len == n && sl_json_key_eq(s->name, k, n))
-                        return (int32_t)s->col;
-                h = (h + 1) & js->mask;
-        }
+        return sl_json_lookup_word(js, n >= 8 ? sl_load64(k) : sl_key_word(k, n), k, n);
 }
 
 static SL_COLD const char *sl_json_fail(struct sl_json_dec *d, const char *p)
@@ -249,6 +264,13 @@ static SL_INLINE const char *sl_json_ws(const char *p, const char *end)
                 p++;
         return p;
 }
+
+/* Compact JSON has no whitespace: test one byte before entering the loop. */
+#define SL_WS(p, end)                                                          \
+        do {                                                                   \
+                if (SL_UNLIKELY((p) < (end) && (unsigned char)*(p) <= ' '))    \
+                        (p) = sl_json_ws((p), (end));                          \
+        } while (0)
 
 static inline bool sl_is_digit(char c)
 {
@@ -330,6 +352,56 @@ static inline unsigned sl_first_byte(uint64_t m)
 #else
         return (unsigned)__builtin_ctzll(m) >> 3;
 #endif
+}
+
+static const uint64_t sl_pow10_u64[9] = {
+        1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+};
+
+/* Value of 8 ASCII digits, first digit in the lowest byte (Lemire). */
+static inline uint64_t sl_parse8(uint64_t x)
+{
+        x &= 0x0F0F0F0F0F0F0F0Full;
+        x = (x * (10 * 256 + 1)) >> 8;
+        x = ((x & 0x00FF00FF00FF00FFull) * (100 * 65536 + 1)) >> 16;
+        return ((x & 0x0000FFFF0000FFFFull) * (10000 * (1ull << 32) + 1)) >> 32;
+}
+
+/*
+ * Accumulates the run of digits at p into *val (v * 10^k + digits,
+ * wrapping past 19 digits: callers check the run's length) and returns
+ * its end.  Eight digits per step, so a run's length costs no branch
+ * per digit: the loop exit of a byte loop is what mispredicts on
+ * numbers of varying length.
+ */
+static SL_INLINE const char *sl_json_digits(const char *p, const char *end,
+                                            uint64_t *val)
+{
+        uint64_t v = *val;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        while (end - p >= 8) {
+                uint64_t x = sl_load64(p);
+                /* high bit of each byte that is not '0'..'9' */
+                uint64_t nd = (((x & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull) |
+                               (((x + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) ^
+                                0x3030303030303030ull));
+                nd = (nd | (nd << 1) | (nd << 2) | (nd << 3)) & 0x8080808080808080ull;
+                if (!nd) {
+                        v = v * 100000000 + sl_parse8(x);
+                        p += 8;
+                        continue;
+                }
+                unsigned n = sl_first_byte(nd);
+                /* shift the n digits to the top; zeros become leading digits */
+                uint64_t t = n ? x << (64 - 8 * n) : 0;
+                *val = v * sl_pow10_u64[n] + sl_parse8(t);
+                return p + n;
+        }
+#endif
+        while (p < end && sl_is_digit(*p))
+                v = v * 10 + (unsigned)(*p++ - '0');
+        *val = v;
+        return p;
 }
 
 /*
@@ -641,9 +713,7 @@ static const char *sl_json_parse_int(struct sl_json_dec *d, const char *p,
                 p++;
         } else if (sl_is_digit(*p)) {
                 /* Wraps past 19 digits; the digit count below catches it. */
-                do
-                        u = u * 10 + (unsigned)(*p++ - '0');
-                while (p < end && sl_is_digit(*p));
+                p = sl_json_digits(p, end, &u);
         } else {
                 return sl_json_fail(d, p);
         }
@@ -757,41 +827,24 @@ static const char *sl_json_parse_double(struct sl_json_dec *d, const char *p,
         if (p >= end)
                 return sl_json_fail(d, p);
 
-        uint64_t m = 0;     /* first <= 19 significant digits */
-        int nsig = 0;
-        int64_t e10 = 0;    /* value = m * 10^e10 unless trunc */
-        bool trunc = false; /* digits past the 19th were dropped */
-
-        if (*p == '0') {
+        /* m = all digits, integer and fraction, exact while <= 19 of them */
+        uint64_t m = 0;
+        const char *ds = p;
+        if (*p == '0')
                 p++;
-        } else if (sl_is_digit(*p)) {
-                do {
-                        unsigned dg = (unsigned)(*p++ - '0');
-                        if (nsig < 19) {
-                                m = m * 10 + dg;
-                                nsig++;
-                        } else {
-                                e10++;
-                                trunc = true;
-                        }
-                } while (p < end && sl_is_digit(*p));
-        } else {
+        else if (sl_is_digit(*p))
+                p = sl_json_digits(p, end, &m);
+        else
                 return sl_json_fail(d, p);
-        }
+        int64_t ndig = p - ds, e10 = 0;
         if (p < end && *p == '.') {
                 p++;
                 if (p >= end || !sl_is_digit(*p))
                         return sl_json_fail(d, p);
-                do {
-                        unsigned dg = (unsigned)(*p++ - '0');
-                        if (nsig < 19) {
-                                m = m * 10 + dg;
-                                e10--;
-                                nsig += m != 0; /* leading zeros are not significant */
-                        } else {
-                                trunc = true;
-                        }
-                } while (p < end && sl_is_digit(*p));
+                const char *fs = p;
+                p = sl_json_digits(p, end, &m);
+                ndig += p - fs;
+                e10 = -(p - fs);
         }
         if (p < end && (*p | 0x20) == 'e') {
                 p++;
@@ -802,7 +855,7 @@ static const char *sl_json_parse_double(struct sl_json_dec *d, const char *p,
                         return sl_json_fail(d, p);
                 int64_t x = 0;
                 do
-                        if (x < 100000000)
+                        if (x < 100000000) /* saturate: far past any double */
                                 x = x * 10 + (*p - '0');
                 while (++p < end && sl_is_digit(*p));
                 e10 += eneg ? -x : x;
@@ -810,7 +863,7 @@ static const char *sl_json_parse_double(struct sl_json_dec *d, const char *p,
 
         double r;
 #if FLT_EVAL_METHOD == 0
-        if (!trunc && m <= (1ull << 53) && e10 >= -22 && e10 <= 22) {
+        if (SL_LIKELY(ndig <= 19 && m <= (1ull << 53) && e10 >= -22 && e10 <= 22)) {
                 /* Clinger: m and 10^|e10| are exact doubles, so one
                  * IEEE operation rounds the exact value correctly. */
                 r = (double)m;
@@ -819,7 +872,7 @@ static const char *sl_json_parse_double(struct sl_json_dec *d, const char *p,
                         r = -r;
         } else
 #endif
-        if (m == 0 && !trunc) {
+        if (ndig <= 19 && m == 0) {
                 r = neg ? -0.0 : 0.0;
         } else {
                 r = sl_json_strtod(start, p);
@@ -962,24 +1015,40 @@ enum sl_json_status sl_json_decode(const struct sl_json_schema *js,
         }
         for (;;) {
                 bool esc = false;
+                int32_t col;
                 if (SL_UNLIKELY(p >= end || *p != '"')) {
                         sl_json_fail(&d, p);
                         goto syntax;
                 }
                 const char *ks = p + 1;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                /* Keys under 8 plain ASCII bytes: one load scans the key
+                 * and is its hash input too. */
+                if (SL_LIKELY(end - ks >= 8)) {
+                        uint64_t x = sl_load64(ks);
+                        uint64_t m = sl_str_special(x);
+                        unsigned n = m ? sl_first_byte(m) : 8;
+                        if (SL_LIKELY(n < 8 && ks[n] == '"')) {
+                                col = sl_json_lookup_word(
+                                        js, x & ((1ull << (8 * n)) - 1), ks, n);
+                                p = ks + n + 1;
+                                goto key_done;
+                        }
+                }
+#endif
                 p = sl_json_scan_string(&d, ks, &esc);
                 if (!p)
                         goto syntax;
-                int32_t col = SL_LIKELY(!esc)
-                                      ? sl_json_lookup(js, ks, (uint32_t)(p - 1 - ks))
+                col = SL_LIKELY(!esc) ? sl_json_lookup(js, ks, (uint32_t)(p - 1 - ks))
                                       : sl_json_lookup_escaped(&d, js, ks, p - 1);
-
-                p = sl_json_ws(p, end);
+        key_done:
+                SL_WS(p, end);
                 if (SL_UNLIKELY(p >= end || *p != ':')) {
                         sl_json_fail(&d, p);
                         goto syntax;
                 }
-                p = sl_json_ws(p + 1, end);
+                p++;
+                SL_WS(p, end);
                 if (SL_UNLIKELY(p >= end)) {
                         sl_json_fail(&d, p);
                         goto syntax;
@@ -991,13 +1060,14 @@ enum sl_json_status sl_json_decode(const struct sl_json_schema *js,
                 if (!p)
                         goto syntax;
 
-                p = sl_json_ws(p, end);
+                SL_WS(p, end);
                 if (SL_UNLIKELY(p >= end)) {
                         sl_json_fail(&d, p);
                         goto syntax;
                 }
                 if (*p == ',') {
-                        p = sl_json_ws(p + 1, end);
+                        p++;
+                        SL_WS(p, end);
                         continue;
                 }
                 if (SL_LIKELY(*p == '}')) {

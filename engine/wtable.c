@@ -160,6 +160,19 @@ static inline uint64_t wt_slot(uint64_t hash, uint32_t id)
         return (uint64_t)(uint32_t)hash << 32 | (uint64_t)(id + 1);
 }
 
+/* 8-byte keys (integers, doubles) are compared inline, others by memcmp. */
+static inline bool wt_key_eq(const struct wt_entry *e, const void *key,
+                             uint32_t klen)
+{
+        if (klen == 8) {
+                uint64_t a, b;
+                memcpy(&a, e->k.inline_key, 8);
+                memcpy(&b, key, 8);
+                return a == b;
+        }
+        return klen == 0 || memcmp(wt_key_bytes(e), key, klen) == 0;
+}
+
 /*
  * The entry of key, or NULL with *pos set to the empty slot that ends the
  * probe run (where key would go).
@@ -180,7 +193,7 @@ static inline struct wt_entry *wt_lookup(const struct sl_wtable *wt,
                         continue;
                 struct wt_entry *e = wt_entry_at(wt, (uint32_t)s - 1);
                 if (e->hash == hash && e->klen == klen &&
-                    (klen == 0 || memcmp(wt_key_bytes(e), key, klen) == 0))
+                    wt_key_eq(e, key, klen))
                         return e;
         }
         *pos = i;
@@ -329,6 +342,24 @@ void sl_wtable_destroy(struct sl_wtable *wt)
 void sl_wtable_prefetch(const struct sl_wtable *wt, uint64_t hash)
 {
         __builtin_prefetch(&wt->slots[hash & wt->mask]);
+}
+
+void sl_wtable_prefetch_entry(const struct sl_wtable *wt, uint64_t hash);
+void sl_wtable_prefetch_entry(const struct sl_wtable *wt, uint64_t hash)
+{
+        const uint64_t mask = wt->mask;
+        const uint32_t tag = (uint32_t)hash;
+        for (uint64_t i = hash & mask;; i = (i + 1) & mask) {
+                uint64_t s = wt->slots[i];
+                if (s == 0)
+                        return;
+                if ((uint32_t)(s >> 32) == tag) {
+                        const char *e = (const char *)wt_entry_at(wt, (uint32_t)s - 1);
+                        __builtin_prefetch(e, 1);
+                        __builtin_prefetch(e + wt->esize - 1, 1);
+                        return;
+                }
+        }
 }
 
 /* The miss path of upsert, kept out of the hit path's code. */

@@ -1,0 +1,119 @@
+#!/bin/sh
+# Command-line behaviour of sluice: exit codes, error messages with
+# positions, stdin input, oversize records, the summary, and identical
+# output for 1, 2 and 4 workers on a generated stream with disorder, late
+# and malformed records.
+#   cli.sh SLUICE SOURCE_ROOT
+set -u
+sluice=$1
+root=$2
+gen="$(dirname "$sluice")/sluice-gen"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1" >&2; fails=$((fails + 1)); }
+
+# expect_rc NAME RC CMD...: runs CMD, checks its exit code.
+expect_rc() {
+        name=$1 want=$2
+        shift 2
+        "$@" >"$tmp/out" 2>"$tmp/err"
+        got=$?
+        if [ "$got" = "$want" ]; then ok "$name"; else bad "$name: exit $got, want $want"; cat "$tmp/err" >&2; fi
+}
+expect_err() { # NAME PATTERN: stderr of the last command matches
+        if grep -q -- "$2" "$tmp/err"; then ok "$1"; else bad "$1: stderr lacks '$2'"; cat "$tmp/err" >&2; fi
+}
+
+ex1=$root/examples/01-moving-average
+expect_rc "check ok" 0 "$sluice" check "$ex1/pipeline.sql"
+expect_rc "explain" 0 "$sluice" explain "$ex1/pipeline.sql"
+grep -q "TUMBLING SIZE 5 MINUTES, GRACE PERIOD 30 SECONDS" "$tmp/out" && ok "explain shows window" || bad "explain shows window"
+
+cat >"$tmp/bad.sql" <<'SQL'
+CREATE STREAM s (a STRING, b BIGINT) WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON', TIMESTAMP='b');
+CREATE TABLE t AS SELECT a, SUM(c) AS x
+  FROM s WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY a EMIT FINAL;
+SQL
+expect_rc "unknown column: exit 2" 2 "$sluice" check "$tmp/bad.sql"
+expect_err "unknown column: position" "bad.sql:2:33: unknown column 'c'"
+expect_rc "run with bad SQL: exit 2" 2 "$sluice" run "$tmp/bad.sql" --input "$ex1/input.ndjson"
+
+printf 'CREATE STREAM s (a STRING) WITH (KAFKA_TOPIC=1);\n' >"$tmp/bad2.sql"
+expect_rc "property type: exit 2" 2 "$sluice" check "$tmp/bad2.sql"
+expect_err "property type: position" "bad2.sql:1:46:"
+
+expect_rc "no such file" 2 "$sluice" check "$tmp/nope.sql"
+expect_err "no such file: message" "cannot open"
+expect_rc "unknown command" 2 "$sluice" frobnicate
+expect_rc "bad flag" 2 "$sluice" run "$ex1/pipeline.sql" --input "$ex1/input.ndjson" --bogus
+expect_rc "bad --workers" 2 "$sluice" run "$ex1/pipeline.sql" --input "$ex1/input.ndjson" --workers 0
+expect_rc "bad --workers text" 2 "$sluice" run "$ex1/pipeline.sql" --input "$ex1/input.ndjson" --workers two
+expect_err "bad --workers message" "expected a whole number"
+expect_rc "no input" 2 "$sluice" run "$ex1/pipeline.sql"
+expect_rc "missing input file" 1 "$sluice" run "$ex1/pipeline.sql" --input "$tmp/missing.ndjson"
+expect_err "missing input file: message" "cannot open"
+expect_rc "unknown stream in --input" 2 "$sluice" run "$ex1/pipeline.sql" --input nosuch="$ex1/input.ndjson"
+expect_err "unknown stream: message" "no stream 'nosuch'"
+expect_rc "two sinks into one file" 2 "$sluice" run "$root/examples/02-rolling-balance/pipeline.sql" \
+        --input "$root/examples/02-rolling-balance/input.ndjson" --output "$tmp/one.ndjson"
+expect_err "two sinks: message" "must be an existing directory"
+
+# stdin and stdout
+"$sluice" run "$ex1/pipeline.sql" --input - --output - <"$ex1/input.ndjson" >"$tmp/stdin.out" 2>"$tmp/err"
+if cmp -s "$tmp/stdin.out" "$ex1/expected/aggregated-transactions-topic.ndjson"; then ok "stdin to stdout"; else bad "stdin to stdout"; fi
+expect_err "summary: records" "20 records"
+expect_err "summary: drops by reason" "1 not JSON, 1 wrong column type, 1 missing timestamp"
+
+# An oversize record is dropped and counted; the rest goes on.
+{
+        head -3 "$ex1/input.ndjson"
+        printf '{"transactionId":"%s","userId":"u","amount":1,"timestamp":1678901234000}\n' \
+                "$(head -c 300000 /dev/zero | tr '\0' x)"
+        tail -n +4 "$ex1/input.ndjson"
+} >"$tmp/big.ndjson"
+expect_rc "oversize record" 0 "$sluice" run "$ex1/pipeline.sql" --input "$tmp/big.ndjson" --max-record 65536 --output "$tmp/big.out"
+expect_err "oversize counted" "1 oversize"
+cmp -s "$tmp/big.out" "$ex1/expected/aggregated-transactions-topic.ndjson" && ok "oversize: other rows intact" || bad "oversize: other rows intact"
+
+# Identical output for any number of workers, on a stream with disorder
+# (late records), malformed lines, hopping and tumbling windows, CHANGES and FINAL.
+"$gen" --events 200000 --keys 5000 --eps 2000 --disorder 20000 --bad 5 --seed 7 --output "$tmp/gen.ndjson"
+cat >"$tmp/multi.sql" <<'SQL'
+CREATE STREAM tx (transactionId STRING, userId STRING, account BIGINT, amount DOUBLE,
+                  `type` STRING, `timestamp` BIGINT)
+  WITH (KAFKA_TOPIC='tx', VALUE_FORMAT='JSON', TIMESTAMP='timestamp');
+CREATE TABLE tumbling_final WITH (KAFKA_TOPIC='a') AS
+  SELECT userId, COUNT(*) AS n, SUM(amount) AS total, MIN(amount) AS lo, MAX(amount) AS hi,
+         WINDOWSTART AS ws, WINDOWEND AS we
+  FROM tx WINDOW TUMBLING (SIZE 10 SECONDS, GRACE PERIOD 5 SECONDS)
+  WHERE amount > -100 GROUP BY userId HAVING COUNT(*) > 1 EMIT FINAL;
+CREATE TABLE hopping_changes WITH (KAFKA_TOPIC='b') AS
+  SELECT account, `type`, AVG(amount) AS avg_amount, COUNT(amount) AS n, WINDOWEND AS we
+  FROM tx WINDOW HOPPING (SIZE 30 SECONDS, ADVANCE BY 10 SECONDS)
+  GROUP BY account, `type` EMIT CHANGES;
+CREATE TABLE hopping_final WITH (KAFKA_TOPIC='c') AS
+  SELECT account, SUM(amount) AS total, WINDOWSTART AS ws
+  FROM tx WINDOW HOPPING (SIZE 20 SECONDS, ADVANCE BY 5 SECONDS, GRACE PERIOD 2 SECONDS)
+  GROUP BY account EMIT FINAL;
+CREATE STREAM big_withdrawals WITH (KAFKA_TOPIC='d') AS
+  SELECT transactionId, userId, amount * -1 AS withdrawn FROM tx WHERE amount < -400;
+CREATE TABLE running WITH (KAFKA_TOPIC='e') AS
+  SELECT userId, COUNT(*) AS n FROM tx GROUP BY userId EMIT CHANGES;
+SQL
+for w in 1 2 4; do
+        mkdir -p "$tmp/w$w"
+        "$sluice" run "$tmp/multi.sql" --input "$tmp/gen.ndjson" --output "$tmp/w$w" --workers "$w" --no-pin 2>"$tmp/err$w" ||
+                { bad "multi run with $w workers"; cat "$tmp/err$w" >&2; }
+done
+same=1
+for f in a b c d e; do
+        [ -s "$tmp/w1/$f.ndjson" ] || { bad "multi: sink $f is empty"; same=0; }
+        cmp -s "$tmp/w1/$f.ndjson" "$tmp/w2/$f.ndjson" && cmp -s "$tmp/w1/$f.ndjson" "$tmp/w4/$f.ndjson" ||
+                { bad "multi: sink $f differs between worker counts"; same=0; }
+done
+[ $same = 1 ] && ok "identical output for 1, 2, 4 workers ($(cat "$tmp"/w1/*.ndjson | wc -l) rows)"
+late=$(sed -n 's/.*query tumbling_final.* written, \([0-9]*\) late.*/\1/p' "$tmp/err1")
+[ "${late:-0}" -gt 0 ] && ok "late records counted ($late)" || { bad "late records counted"; cat "$tmp/err1" >&2; }
+[ "$fails" = 0 ] || { echo "$fails failures" >&2; exit 1; }
