@@ -331,18 +331,34 @@ static size_t sl_utf8_len(const unsigned char *p, const unsigned char *end)
 
 /*
  * Flags (high bit of the byte) every byte of x that needs a closer look
- * inside a string: '"', '\\', < 0x20, >= 0x80.  The subtract tricks can
- * borrow into the bytes after a true hit, never before one, so the lowest
- * flagged byte in memory order is always a true hit.
+ * inside a string: '"', '\\', < 0x20, >= 0x80.  A byte's high bit after
+ * "- 1" (or "- 0x20") is set when it was 0 (below 0x20), or when it was
+ * >= 0x80, which "| x" flags anyway: so the usual "& ~x" masks are not
+ * needed.  A subtraction can borrow into the bytes after a true hit,
+ * never before one, so the lowest flagged byte in memory order is always
+ * a true hit.
  */
 static inline uint64_t sl_str_special(uint64_t x)
 {
         const uint64_t ones = 0x0101010101010101ull;
         uint64_t q = x ^ (ones * '"');
         uint64_t b = x ^ (ones * '\\');
-        uint64_t m = ((q - ones) & ~q) | ((b - ones) & ~b) |
-                     ((x - ones * 0x20) & ~x) | x;
-        return m & (ones * 0x80);
+        return ((q - ones) | (b - ones) | (x - ones * 0x20) | x) & (ones * 0x80);
+}
+
+/*
+ * The last avail (1..7) bytes of a record of at least 8 bytes, as one
+ * word starting at p: the word ending at end, shifted so that the bytes
+ * before p drop out.  The zero bytes shifted in read as control
+ * characters (strings) or non-digits (numbers), so they stop any scan.
+ */
+static inline uint64_t sl_load_tail(const char *end, size_t avail)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        return sl_load64(end - 8) << (64 - 8 * avail);
+#else
+        return sl_load64(end - 8) >> (64 - 8 * avail);
+#endif
 }
 
 static inline unsigned sl_first_byte(uint64_t m)
@@ -374,13 +390,20 @@ static inline uint64_t sl_parse8(uint64_t x)
  * per digit: the loop exit of a byte loop is what mispredicts on
  * numbers of varying length.
  */
-static SL_INLINE const char *sl_json_digits(const char *p, const char *end,
-                                            uint64_t *val)
+static SL_INLINE const char *sl_json_digits(const char *p, const char *lo,
+                                            const char *end, uint64_t *val)
 {
         uint64_t v = *val;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        while (end - p >= 8) {
-                uint64_t x = sl_load64(p);
+        for (;;) {
+                uint64_t x;
+                size_t avail = (size_t)(end - p);
+                if (SL_LIKELY(avail >= 8))
+                        x = sl_load64(p);
+                else if (avail && end - lo >= 8)
+                        x = sl_load_tail(end, avail);
+                else
+                        break;
                 /* high bit of each byte that is not '0'..'9' */
                 uint64_t nd = (((x & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull) |
                                (((x + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) ^
@@ -405,6 +428,44 @@ static SL_INLINE const char *sl_json_digits(const char *p, const char *end,
 }
 
 /*
+ * One byte of a string body that the word scan stopped at, other than
+ * the closing quote: an escape (validated, sets *esc), a UTF-8 sequence
+ * (validated), a control character (error), or, in records shorter than
+ * 8 bytes, plain ASCII.  Returns the position after it, or NULL.
+ */
+static const char *sl_json_string_byte(struct sl_json_dec *d, const char *p,
+                                       bool *esc)
+{
+        const char *end = d->end;
+        unsigned char c = (unsigned char)*p;
+        if (c == '\\') {
+                if (end - p < 2)
+                        return sl_json_fail(d, p);
+                switch (p[1]) {
+                case '"': case '\\': case '/': case 'b':
+                case 'f': case 'n': case 'r': case 't':
+                        *esc = true;
+                        return p + 2;
+                case 'u':
+                        if (end - p < 6 || sl_hexval(p[2]) < 0 || sl_hexval(p[3]) < 0 ||
+                            sl_hexval(p[4]) < 0 || sl_hexval(p[5]) < 0)
+                                return sl_json_fail(d, p);
+                        *esc = true;
+                        return p + 6;
+                default:
+                        return sl_json_fail(d, p);
+                }
+        }
+        if (c < 0x20)
+                return sl_json_fail(d, p);
+        if (c >= 0x80) {
+                size_t n = sl_utf8_len((const unsigned char *)p, (const unsigned char *)end);
+                return n ? p + n : sl_json_fail(d, p);
+        }
+        return p + 1;
+}
+
+/*
  * Validates a string body; p is just past the opening quote.  Returns the
  * position just past the closing quote and sets *esc if a backslash was
  * seen, or NULL on a syntax error.
@@ -414,51 +475,29 @@ static SL_INLINE const char *sl_json_scan_string(struct sl_json_dec *d,
 {
         const char *end = d->end;
         for (;;) {
-                if (SL_LIKELY(end - p >= 8)) {
-                        uint64_t m = sl_str_special(sl_load64(p));
-                        if (!m) {
-                                p += 8;
-                                continue;
-                        }
-                        p += sl_first_byte(m);
-                } else if (SL_UNLIKELY(p >= end)) {
+                uint64_t x;
+                size_t avail = (size_t)(end - p);
+                if (SL_LIKELY(avail >= 8))
+                        x = sl_load64(p);
+                else if (avail && end - d->buf >= 8)
+                        x = sl_load_tail(end, avail);
+                else if (avail)
+                        x = (unsigned char)*p; /* record < 8 bytes: bytewise */
+                else
                         return sl_json_fail(d, p);
+                uint64_t m = sl_str_special(x);
+                if (!m) {
+                        p += 8;
+                        continue;
                 }
-                unsigned char c = (unsigned char)*p;
-                if (SL_LIKELY(c == '"'))
+                p += sl_first_byte(m);
+                if (SL_LIKELY(p < end && *p == '"'))
                         return p + 1;
-                if (c == '\\') {
-                        if (end - p < 2)
-                                return sl_json_fail(d, p);
-                        switch (p[1]) {
-                        case '"': case '\\': case '/': case 'b':
-                        case 'f': case 'n': case 'r': case 't':
-                                p += 2;
-                                break;
-                        case 'u':
-                                if (end - p < 6 || sl_hexval(p[2]) < 0 ||
-                                    sl_hexval(p[3]) < 0 || sl_hexval(p[4]) < 0 ||
-                                    sl_hexval(p[5]) < 0)
-                                        return sl_json_fail(d, p);
-                                p += 6;
-                                break;
-                        default:
-                                return sl_json_fail(d, p);
-                        }
-                        *esc = true;
-                        continue;
-                }
-                if (c < 0x20)
-                        return sl_json_fail(d, p);
-                if (c >= 0x80) {
-                        size_t n = sl_utf8_len((const unsigned char *)p,
-                                               (const unsigned char *)end);
-                        if (!n)
-                                return sl_json_fail(d, p);
-                        p += n;
-                        continue;
-                }
-                p++; /* plain ASCII in the last < 8 bytes */
+                if (p >= end)
+                        return sl_json_fail(d, end);
+                p = sl_json_string_byte(d, p, esc);
+                if (!p)
+                        return NULL;
         }
 }
 
@@ -713,7 +752,7 @@ static const char *sl_json_parse_int(struct sl_json_dec *d, const char *p,
                 p++;
         } else if (sl_is_digit(*p)) {
                 /* Wraps past 19 digits; the digit count below catches it. */
-                p = sl_json_digits(p, end, &u);
+                p = sl_json_digits(p, d->buf, end, &u);
         } else {
                 return sl_json_fail(d, p);
         }
@@ -833,7 +872,7 @@ static const char *sl_json_parse_double(struct sl_json_dec *d, const char *p,
         if (*p == '0')
                 p++;
         else if (sl_is_digit(*p))
-                p = sl_json_digits(p, end, &m);
+                p = sl_json_digits(p, d->buf, end, &m);
         else
                 return sl_json_fail(d, p);
         int64_t ndig = p - ds, e10 = 0;
@@ -842,7 +881,7 @@ static const char *sl_json_parse_double(struct sl_json_dec *d, const char *p,
                 if (p >= end || !sl_is_digit(*p))
                         return sl_json_fail(d, p);
                 const char *fs = p;
-                p = sl_json_digits(p, end, &m);
+                p = sl_json_digits(p, d->buf, end, &m);
                 ndig += p - fs;
                 e10 = -(p - fs);
         }
@@ -1034,9 +1073,14 @@ enum sl_json_status sl_json_decode(const struct sl_json_schema *js,
                                 p = ks + n + 1;
                                 goto key_done;
                         }
+                        /* 8 plain bytes: the scan goes on after them */
+                        p = sl_json_scan_string(&d, n == 8 ? ks + 8 : ks, &esc);
+                } else {
+                        p = sl_json_scan_string(&d, ks, &esc);
                 }
-#endif
+#else
                 p = sl_json_scan_string(&d, ks, &esc);
+#endif
                 if (!p)
                         goto syntax;
                 col = SL_LIKELY(!esc) ? sl_json_lookup(js, ks, (uint32_t)(p - 1 - ks))

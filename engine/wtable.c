@@ -339,24 +339,33 @@ void sl_wtable_destroy(struct sl_wtable *wt)
         free(wt);
 }
 
+/*
+ * Two misses stand between a hash and its value: the index line and the
+ * entry.  Prefetching the index line alone leaves the entry miss to the
+ * upsert, where it serializes; so this also reads the index (an ordinary
+ * load: the out-of-order core keeps the loads of a batch of prefetch calls
+ * in flight together) and prefetches, for write, the first entry of the
+ * run whose tag matches: its header and the start of its value block.
+ * Measured in bench/WTABLE.md: batches of 16 go from 16M to 30M upserts/s
+ * on 100K keys with the entry prefetch.  Only the slots of one 64-byte
+ * line are looked at; a longer run leaves the rest to the lookup.
+ */
 void sl_wtable_prefetch(const struct sl_wtable *wt, uint64_t hash)
-{
-        __builtin_prefetch(&wt->slots[hash & wt->mask]);
-}
-
-void sl_wtable_prefetch_entry(const struct sl_wtable *wt, uint64_t hash);
-void sl_wtable_prefetch_entry(const struct sl_wtable *wt, uint64_t hash)
 {
         const uint64_t mask = wt->mask;
         const uint32_t tag = (uint32_t)hash;
-        for (uint64_t i = hash & mask;; i = (i + 1) & mask) {
+        uint64_t i = hash & mask;
+
+        __builtin_prefetch(&wt->slots[i], 0);
+        for (int n = 0; n < 8; n++, i = (i + 1) & mask) {
                 uint64_t s = wt->slots[i];
                 if (s == 0)
                         return;
                 if ((uint32_t)(s >> 32) == tag) {
                         const char *e = (const char *)wt_entry_at(wt, (uint32_t)s - 1);
+                        uint32_t span = wt->esize < 128 ? wt->esize : 128;
                         __builtin_prefetch(e, 1);
-                        __builtin_prefetch(e + wt->esize - 1, 1);
+                        __builtin_prefetch(e + span - 1, 1);
                         return;
                 }
         }

@@ -22,7 +22,7 @@
  * what was found.  Hostile input cannot exhaust the stack: parser
  * recursion and the height of every expression tree are both capped at
  * SL_SQL_MAX_DEPTH, so later passes may recurse over expressions freely.
- * Parsing is linear in the input apart from list doubling.
+ * Time and memory are linear in the input (lists grow by doubling).
  *
  * Called by the tools and the planner on whatever thread loads a script;
  * it keeps no global state.
@@ -77,7 +77,7 @@ static void *alloc(struct sl_parser *p, size_t size)
         return ptr;
 }
 
-static const char *dup(struct sl_parser *p, const char *s, size_t n)
+static const char *dup_name(struct sl_parser *p, const char *s, size_t n)
 {
         char *d = sl_arena_strndup(p->arena, s, n);
         if (!d)
@@ -187,7 +187,7 @@ static int take_name(struct sl_parser *p, const char **name, struct sl_pos *pos,
                                     what, found(p));
                 return fail(p, p->tok.pos, "expected %s, found %s", what, found(p));
         }
-        *name = p->tok.kind == SL_TOK_IDENT ? p->tok.str : dup(p, p->tok.text, p->tok.len);
+        *name = p->tok.kind == SL_TOK_IDENT ? p->tok.str : dup_name(p, p->tok.text, p->tok.len);
         if (!*name)
                 return -ENOMEM;
         if (pos)
@@ -195,7 +195,7 @@ static int take_name(struct sl_parser *p, const char **name, struct sl_pos *pos,
         return next(p);
 }
 
-/* True if the bare word under the cursor spells w, in any case. */
+/* True if tok is a bare (not backticked) word spelling w, in any case. */
 static bool word_is(const struct sl_token *tok, const char *w)
 {
         size_t n = strlen(w);
@@ -218,7 +218,6 @@ static bool word_is(const struct sl_token *tok, const char *w)
  * its height in *h (a leaf is 1).
  */
 static struct sl_expr *parse_or(struct sl_parser *p, uint32_t *h);
-static struct sl_expr *parse_unary(struct sl_parser *p, uint32_t *h);
 
 /* Counts one level of parser recursion; paired with leave(). */
 static int enter(struct sl_parser *p)
@@ -254,8 +253,8 @@ static int check_height(struct sl_parser *p, uint32_t hc, uint32_t *h, struct sl
 }
 
 /*
- * A node with n children (already parsed); the node starts where its
- * first child does (AST rule: the position of its first character).
+ * A node with one or two parsed children.  pos is its first character
+ * (ast.h): a prefix operator's own, otherwise its first child's.
  */
 static struct sl_expr *new_op(struct sl_parser *p, enum sl_expr_kind kind, enum sl_op op,
                               struct sl_pos pos, struct sl_expr *a, struct sl_expr *b)
