@@ -467,7 +467,13 @@ static struct sluice_report *make_report(struct run *r, double secs)
         addf(b, "  totals: %llu dropped, %llu late, %llu rows written; peak RSS %s\n",
              (unsigned long long)t->dropped, (unsigned long long)t->late,
              (unsigned long long)t->rows, h);
+        sl_buf_addc(b, '\0');
         free(qs);
+        if (!sl_buf_ok(b)) {
+                sl_buf_free(b);
+                free(rep);
+                return NULL;
+        }
         return rep;
 }
 

@@ -205,13 +205,6 @@ static inline uint64_t sl_load64(const char *p)
         return x;
 }
 
-static inline uint32_t sl_load32(const char *p)
-{
-        uint32_t x;
-        memcpy(&x, p, 4);
-        return x;
-}
-
 /*
  * Finds the column of key k[0..n) whose first word is w.  Empty slots
  * have len UINT32_MAX, so the probe loop tests one condition per slot
@@ -636,7 +629,8 @@ value:
                         return sl_json_fail(d, p);
                 kinds |= 1ull << n;
                 n++;
-                p = sl_json_ws(p + 1, end);
+                p++;
+                SL_WS(p, end);
                 if (p < end && *p == '}') {
                         p++;
                         n--;
@@ -648,7 +642,8 @@ value:
                         return sl_json_fail(d, p);
                 kinds &= ~(1ull << n);
                 n++;
-                p = sl_json_ws(p + 1, end);
+                p++;
+                SL_WS(p, end);
                 if (p >= end)
                         return sl_json_fail(d, p);
                 if (*p == ']') {
@@ -693,10 +688,11 @@ key:
         p = sl_json_scan_string(d, p + 1, &esc);
         if (!p)
                 return NULL;
-        p = sl_json_ws(p, end);
+        SL_WS(p, end);
         if (p >= end || *p != ':')
                 return sl_json_fail(d, p);
-        p = sl_json_ws(p + 1, end);
+        p++;
+        SL_WS(p, end);
         if (p >= end)
                 return sl_json_fail(d, p);
         goto value;
@@ -704,11 +700,12 @@ key:
 close:
         if (n == 0)
                 return p;
-        p = sl_json_ws(p, end);
+        SL_WS(p, end);
         if (p >= end)
                 return sl_json_fail(d, p);
         if (*p == ',') {
-                p = sl_json_ws(p + 1, end);
+                p++;
+                SL_WS(p, end);
                 if ((kinds >> (n - 1)) & 1)
                         goto key;
                 if (p >= end)
@@ -1027,7 +1024,8 @@ enum sl_json_status sl_json_decode(const struct sl_json_schema *js,
         if (js->nfields)
                 memset(out, 0, js->nfields * sizeof *out); /* SL_T_NULL == 0 */
 
-        p = sl_json_ws(buf, end);
+        p = buf;
+        SL_WS(p, end);
         if (p >= end) {
                 sl_json_fail(&d, p);
                 goto syntax;
@@ -1037,7 +1035,7 @@ enum sl_json_status sl_json_decode(const struct sl_json_schema *js,
                 p = sl_json_skip_value(&d, p, 0);
                 if (!p)
                         goto syntax;
-                p = sl_json_ws(p, end);
+                SL_WS(p, end);
                 if (p != end) {
                         sl_json_fail(&d, p);
                         goto syntax;
@@ -1047,7 +1045,8 @@ enum sl_json_status sl_json_decode(const struct sl_json_schema *js,
                 goto error;
         }
 
-        p = sl_json_ws(p + 1, end);
+        p++;
+        SL_WS(p, end);
         if (p < end && *p == '}') {
                 p++;
                 goto done;
@@ -1123,7 +1122,7 @@ enum sl_json_status sl_json_decode(const struct sl_json_schema *js,
         }
 
 done:
-        p = sl_json_ws(p, end);
+        SL_WS(p, end);
         if (SL_UNLIKELY(p != end)) {
                 sl_json_fail(&d, p); /* trailing garbage */
                 goto syntax;

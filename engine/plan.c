@@ -92,6 +92,11 @@ static int resolve_source(void *ctx, const struct sl_expr *e,
         struct src_scope *sc = ctx;
         switch (e->kind) {
         case SL_EX_COLUMN: {
+                if (e->qualifier && strcmp(e->qualifier, sc->src->name) != 0) {
+                        snprintf(err, errlen, "'%s' is not the stream this query reads (%s)",
+                                 e->qualifier, sc->src->name);
+                        return -1;
+                }
                 int c = find_column(sc->src, e->name);
                 if (c < 0) {
                         unknown_column(sc->src, e->name, err, errlen);
@@ -222,6 +227,11 @@ static int resolve_output(void *ctx, const struct sl_expr *e,
         struct sl_query *q = sc->q;
         switch (e->kind) {
         case SL_EX_COLUMN:
+                if (e->qualifier && strcmp(e->qualifier, sc->src->name) != 0) {
+                        snprintf(err, errlen, "'%s' is not the stream this query reads (%s)",
+                                 e->qualifier, sc->src->name);
+                        return -1;
+                }
                 for (uint32_t g = 0; g < q->ngroup; g++) {
                         const struct sl_column *c = &sc->src->cols[q->group_cols[g]];
                         if (strcmp(c->name, e->name) == 0) {

@@ -587,22 +587,32 @@ static void test_format_round_trips(void **state)
         }
 }
 
-/* A string of n copies of unit between prefix and suffix, on the heap. */
+/* append(): copies s to *p and advances it. */
+static void append(char **p, const char *s)
+{
+        size_t n = strlen(s);
+        memcpy(*p, s, n);
+        *p += n;
+}
+
+/* prefix, n copies of unit, mid, n2 copies of unit2, suffix: on the heap. */
 static char *repeat(const char *prefix, const char *unit, size_t n, const char *mid,
                     const char *unit2, size_t n2, const char *suffix)
 {
         size_t len = strlen(prefix) + strlen(unit) * n + strlen(mid) + strlen(unit2) * n2 +
                      strlen(suffix) + 1;
         char *s = malloc(len);
-        assert_non_null(s);
+        if (!s)
+                fail_msg("out of memory");
         char *p = s;
-        p += sprintf(p, "%s", prefix);
+        append(&p, prefix);
         for (size_t i = 0; i < n; i++)
-                p += sprintf(p, "%s", unit);
-        p += sprintf(p, "%s", mid);
+                append(&p, unit);
+        append(&p, mid);
         for (size_t i = 0; i < n2; i++)
-                p += sprintf(p, "%s", unit2);
-        sprintf(p, "%s", suffix);
+                append(&p, unit2);
+        append(&p, suffix);
+        *p = '\0';
         return s;
 }
 
