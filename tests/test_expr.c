@@ -11,6 +11,13 @@
  *
  * Every case checks the result type and value (or the NULL tag), and
  * every error case the message and the position of the node at fault.
+ *
+ * BUG: sl_prog_eval starts its stack pointer at st - 1 (and forms sp - 1
+ * below that for the first operand), a pointer before the array: undefined
+ * behaviour, which clang -fsanitize=undefined reports on the first
+ * evaluation ("index -1 out of bounds for type 'struct sl_value[64]'",
+ * expr.c, `struct sl_value *sp = st - 1`).  Every case here triggers it;
+ * the sanitizer run shows it, no assertion can.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -350,7 +357,6 @@ static void test_double_modulo(void **state)
         expect_double(BIN(D(7.5), SL_OP_MOD, D(2)), 1.5);
         expect_double(BIN(D(-7.5), SL_OP_MOD, D(2)), -1.5);
         expect_double(BIN(I(7), SL_OP_MOD, D(2.5)), 2.0);
-        expect_double(BIN(D(1), SL_OP_MOD, D(INFINITY)), 1.0);
 }
 
 /*
@@ -358,6 +364,7 @@ static void test_double_modulo(void **state)
  * remainder of Java's % on doubles, which is C's fmod.  Three failures:
  *   - large quotients lose the remainder: 1e17 % 3.0 gives 0, fmod 1;
  *   - x % 0.0 gives x instead of NaN;
+ *   - x % infinity gives NaN instead of x (inf * 0);
  *   - the cast is undefined behaviour when x / y is NaN, infinite or
  *     outside the int64 range (x % 0.0, 1e300 % 3.0): UBSan reports
  *     float-cast-overflow in expr.c.
@@ -374,6 +381,13 @@ static void test_double_modulo_by_zero(void **state)
         (void)state;
         env_reset();
         expect_double(BIN(D(5), SL_OP_MOD, D(0)), NAN);
+}
+
+static void test_double_modulo_by_infinity(void **state)
+{
+        (void)state;
+        env_reset();
+        expect_double(BIN(D(1), SL_OP_MOD, D(INFINITY)), 1.0);
 }
 
 static void test_double_modulo_out_of_int64(void **state)
@@ -732,6 +746,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_double_modulo, teardown),
                 cmocka_unit_test_teardown(test_double_modulo_large_quotient, teardown),
                 cmocka_unit_test_teardown(test_double_modulo_by_zero, teardown),
+                cmocka_unit_test_teardown(test_double_modulo_by_infinity, teardown),
                 cmocka_unit_test_teardown(test_double_modulo_out_of_int64, teardown),
                 cmocka_unit_test_teardown(test_promotion, teardown),
                 cmocka_unit_test_teardown(test_comparisons, teardown),
