@@ -13,6 +13,7 @@
  * dispatcher and worker threads.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,21 +404,27 @@ static int cmp3(int c, uint8_t op)
 void sl_prog_eval(const struct sl_prog *p, const struct sl_value *env,
                   struct sl_value *out)
 {
-        struct sl_value st[SL_PROG_MAX_STACK];
-        struct sl_value *sp = st - 1; /* top of stack */
+        /* st[0] is never used: top indexes the top of the stack, and a
+         * binary operator's left operand st[top - 1] always exists. */
+        struct sl_value st[SL_PROG_MAX_STACK + 1];
+        uint32_t top = 0;
 
         for (uint32_t i = 0; i < p->ninsn; i++) {
                 const struct insn *in = &p->insn[i];
-                struct sl_value *l = sp - 1, *r = sp;
                 switch ((enum op)in->op) {
                 case OP_LOAD:
-                        *++sp = env[in->a];
+                        st[++top] = env[in->a];
                         continue;
                 case OP_CONST:
-                        *++sp = p->consts[in->a];
+                        st[++top] = p->consts[in->a];
                         continue;
+                default:
+                        break;
+                }
+                struct sl_value *l = &st[top - 1], *r = &st[top];
+                switch ((enum op)in->op) {
                 case OP_I2D: {
-                        struct sl_value *x = sp - in->a;
+                        struct sl_value *x = &st[top - in->a];
                         if (x->type != SL_T_NULL) {
                                 x->u.d = (double)x->u.i;
                                 x->type = SL_T_DOUBLE;
@@ -425,8 +432,10 @@ void sl_prog_eval(const struct sl_prog *p, const struct sl_value *env,
                         continue;
                 }
                 case OP_NEG_I:
-                        if (r->type != SL_T_NULL)
+                        if (r->type != SL_T_NULL) {
                                 r->u.i = (int64_t)(0 - (uint64_t)r->u.i);
+                                r->type = SL_T_BIGINT;
+                        }
                         continue;
                 case OP_NEG_D:
                         if (r->type != SL_T_NULL)
@@ -445,7 +454,7 @@ void sl_prog_eval(const struct sl_prog *p, const struct sl_value *env,
                         r->type = SL_T_BOOL;
                         continue;
                 case OP_AND:
-                        sp--;
+                        top--;
                         /* FALSE wins over NULL; NULL wins over TRUE. */
                         if ((l->type == SL_T_BOOL && !l->u.b) ||
                             (r->type == SL_T_BOOL && !r->u.b)) {
@@ -458,7 +467,7 @@ void sl_prog_eval(const struct sl_prog *p, const struct sl_value *env,
                         }
                         continue;
                 case OP_OR:
-                        sp--;
+                        top--;
                         if ((l->type == SL_T_BOOL && l->u.b) ||
                             (r->type == SL_T_BOOL && r->u.b)) {
                                 l->type = SL_T_BOOL;
@@ -473,7 +482,7 @@ void sl_prog_eval(const struct sl_prog *p, const struct sl_value *env,
                         break;
                 }
                 /* Binary operators: NULL in, NULL out. */
-                sp--;
+                top--;
                 if (l->type == SL_T_NULL || r->type == SL_T_NULL) {
                         l->type = SL_T_NULL;
                         continue;
@@ -482,12 +491,15 @@ void sl_prog_eval(const struct sl_prog *p, const struct sl_value *env,
                 switch ((enum op)in->op) {
                 case OP_ADD_I:
                         l->u.i = (int64_t)((uint64_t)a + (uint64_t)b);
+                        l->type = SL_T_BIGINT;
                         break;
                 case OP_SUB_I:
                         l->u.i = (int64_t)((uint64_t)a - (uint64_t)b);
+                        l->type = SL_T_BIGINT;
                         break;
                 case OP_MUL_I:
                         l->u.i = (int64_t)((uint64_t)a * (uint64_t)b);
+                        l->type = SL_T_BIGINT;
                         break;
                 case OP_DIV_I:
                 case OP_MOD_I:
@@ -513,11 +525,10 @@ void sl_prog_eval(const struct sl_prog *p, const struct sl_value *env,
                 case OP_DIV_D:
                         l->u.d /= r->u.d;
                         break;
-                case OP_MOD_D: {
-                        double x = l->u.d, y = r->u.d;
-                        l->u.d = x - y * (double)(int64_t)(x / y);
+                case OP_MOD_D:
+                        /* Java's % on doubles is C's fmod. */
+                        l->u.d = fmod(l->u.d, r->u.d);
                         break;
-                }
                 case OP_CMP_I:
                         l->u.b = cmp3((a > b) - (a < b), in->cmp);
                         l->type = SL_T_BOOL;
@@ -547,5 +558,5 @@ void sl_prog_eval(const struct sl_prog *p, const struct sl_value *env,
                         break;
                 }
         }
-        *out = *sp;
+        *out = st[top];
 }

@@ -12,7 +12,7 @@
  * Every case checks the result type and value (or the NULL tag), and
  * every error case the message and the position of the node at fault.
  *
- * BUG: sl_prog_eval starts its stack pointer at st - 1 (and forms sp - 1
+ * Regression (fixed in expr.c): sl_prog_eval started its stack pointer at st - 1 (and forms sp - 1
  * below that for the first operand), a pointer before the array: undefined
  * behaviour, which clang -fsanitize=undefined reports on the first
  * evaluation ("index -1 out of bounds for type 'struct sl_value[64]'",
@@ -360,7 +360,7 @@ static void test_double_modulo(void **state)
 }
 
 /*
- * BUG: OP_MOD_D computes x - y * (double)(int64_t)(x / y).  Expected: the
+ * Regression (fixed in expr.c): OP_MOD_D computed x - y * (double)(int64_t)(x / y).  Expected: the
  * remainder of Java's % on doubles, which is C's fmod.  Three failures:
  *   - large quotients lose the remainder: 1e17 % 3.0 gives 0, fmod 1;
  *   - x % 0.0 gives x instead of NaN;

@@ -696,6 +696,102 @@ static void test_control_chars(void **state)
         rec_free(&r);
 }
 
+/*
+ * A special byte at every position of strings of every length up to 40,
+ * with the string last in the record (tail loads) and not last: the
+ * 16-, 8- and 1-byte scan steps must all see it.
+ */
+static void test_string_positions(void **state)
+{
+        const struct sl_json_schema *js = *state;
+        static const struct {
+                const char *ins;   /* bytes inserted at pos */
+                const char *dec;   /* what the column holds then */
+                enum sl_json_status st;
+        } sp[] = {
+                { "\\n", "\n", SL_JSON_OK },
+                { "\\u00e9", "\xc3\xa9", SL_JSON_OK },
+                { "\xc3\xa9", "\xc3\xa9", SL_JSON_OK },
+                { "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80", SL_JSON_OK },
+                { "\x01", NULL, SL_JSON_ERR_SYNTAX },
+                { "\x7f", "\x7f", SL_JSON_OK },
+                { "\xff", NULL, SL_JSON_ERR_SYNTAX },
+                { "\xc3", NULL, SL_JSON_ERR_SYNTAX },
+                { "\\x", NULL, SL_JSON_ERR_SYNTAX },
+        };
+        char t[128], want[64];
+        for (int len = 0; len <= 40; len++)
+                for (int pos = 0; pos <= len; pos++)
+                        for (size_t k = 0; k < sizeof sp / sizeof *sp; k++)
+                                for (int last = 0; last < 2; last++) {
+                                        int n = sprintf(t, last ? "{\"flag\":true,\"userId\":\""
+                                                                : "{\"userId\":\"");
+                                        int w = 0;
+                                        for (int i = 0; i < len; i++) {
+                                                if (i == pos) {
+                                                        n += sprintf(t + n, "%s", sp[k].ins);
+                                                        if (sp[k].dec)
+                                                                w += sprintf(want + w, "%s", sp[k].dec);
+                                                }
+                                                t[n++] = (char)('a' + i % 26);
+                                                want[w++] = (char)('a' + i % 26);
+                                        }
+                                        n += sprintf(t + n, last ? "\"}" : "\",\"flag\":false}");
+                                        if (pos == len)
+                                                continue; /* covered as pos 0 of len + 1 */
+                                        struct rec r;
+                                        enum sl_json_status st = rec_run(&r, js, t, (size_t)n);
+                                        if (st != sp[k].st)
+                                                fail_msg("len %d pos %d case %zu last %d: status %d",
+                                                         len, pos, k, last, st);
+                                        if (st == SL_JSON_OK) {
+                                                assert_str(&r.out[TX_USER], want, (size_t)w);
+                                                assert_int_equal(r.out[TX_FLAG].type, SL_T_BOOL);
+                                                assert_int_equal(r.out[TX_FLAG].u.b, last);
+                                        } else {
+                                                /* the error is at the inserted byte */
+                                                size_t at = strlen(last ? "{\"flag\":true,\"userId\":\""
+                                                                        : "{\"userId\":\"") + (size_t)pos;
+                                                assert_int_equal(r.err.offset, at);
+                                        }
+                                        rec_free(&r);
+                                        /* cut inside the string: unterminated */
+                                        assert_int_equal(run_once(js, t, strlen(last ? "{\"flag\":true,\"userId\":\""
+                                                                                     : "{\"userId\":\"") + (size_t)pos,
+                                                                  NULL),
+                                                         SL_JSON_ERR_SYNTAX);
+                                }
+}
+
+/* Records shorter than one 8-byte word take the bytewise paths. */
+static void test_tiny_records(void **state)
+{
+        (void)state;
+        static const struct sl_json_field f[] = { { "a", SL_T_BIGINT }, { "s", SL_T_STRING } };
+        struct sl_json_schema *js = sl_json_schema_new(f, 2);
+        assert_non_null(js);
+        struct rec r;
+        assert_int_equal(rec_run(&r, js, "{\"a\":7}", 7), SL_JSON_OK);
+        assert_true(r.out[0].type == SL_T_BIGINT && r.out[0].u.i == 7);
+        rec_free(&r);
+        assert_int_equal(rec_run(&r, js, "{\"s\":\"\"}", 8), SL_JSON_OK);
+        assert_str(&r.out[1], "", 0);
+        rec_free(&r);
+        assert_int_equal(rec_run(&r, js, "{\"s\":\"x\"}", 9), SL_JSON_OK);
+        assert_str(&r.out[1], "x", 1);
+        rec_free(&r);
+        assert_int_equal(run_once(js, "{\"s\":\"\x01\"}", 9, NULL), SL_JSON_ERR_SYNTAX);
+        assert_int_equal(run_once(js, "{\"\":1}", 6, NULL), SL_JSON_OK);
+        assert_int_equal(run_once(js, "{\"a\":}", 6, NULL), SL_JSON_ERR_SYNTAX);
+        assert_int_equal(run_once(js, "{\"a\"", 4, NULL), SL_JSON_ERR_SYNTAX);
+        assert_int_equal(run_once(js, "{}", 2, NULL), SL_JSON_OK);
+        assert_int_equal(run_once(js, "{", 1, NULL), SL_JSON_ERR_SYNTAX);
+        assert_int_equal(run_once(js, "1", 1, NULL), SL_JSON_ERR_NOT_OBJECT);
+        assert_int_equal(run_once(js, "\"\xc3\xa9\"", 4, NULL), SL_JSON_ERR_NOT_OBJECT);
+        assert_int_equal(run_once(js, "\"\xc3\"", 3, NULL), SL_JSON_ERR_SYNTAX);
+        sl_json_schema_free(js);
+}
+
 static void test_whitespace_and_layout(void **state)
 {
         const struct sl_json_schema *js = *state;
@@ -1174,6 +1270,8 @@ int main(int argc, char **argv)
                 cmocka_unit_test_setup_teardown(test_truncated_prefixes, setup_tx, teardown_schema),
                 cmocka_unit_test_setup_teardown(test_utf8_exhaustive, setup_tx, teardown_schema),
                 cmocka_unit_test_setup_teardown(test_control_chars, setup_tx, teardown_schema),
+                cmocka_unit_test_setup_teardown(test_string_positions, setup_tx, teardown_schema),
+                cmocka_unit_test(test_tiny_records),
                 cmocka_unit_test_setup_teardown(test_whitespace_and_layout, setup_tx, teardown_schema),
                 cmocka_unit_test(test_empty_schema_validates),
                 cmocka_unit_test(test_many_fields_and_collisions),

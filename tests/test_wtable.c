@@ -67,6 +67,7 @@ static void test_insert_find_delete(void **state)
         struct sl_wtable *wt = sl_wtable_new(sizeof(struct val), 0);
         assert_non_null(wt);
         assert_int_equal(sl_wtable_count(wt), 0);
+        sl_wtable_prefetch(wt, 1);
         assert_null(sl_wtable_find(wt, 1, "alpha", 5));
 
         struct val *a = put(wt, 111, "alpha", 5, true);
@@ -277,6 +278,9 @@ static void test_collisions(void **state)
         struct val *z = put(wt, 77, "aa\0", 3, true);
         z->id = 3000;
         assert_int_equal(sl_wtable_count(wt), 2 * N + 42);
+        /* runs far longer than the 8 slots prefetch looks at */
+        sl_wtable_prefetch(wt, 0x1234567887654321ull);
+        sl_wtable_prefetch(wt, 77);
 
         for (uint64_t i = 0; i < N; i++) {
                 int n = snprintf(key, sizeof(key), "k%llu%.*s",
@@ -607,6 +611,8 @@ static void test_random_vs_reference(void **state)
                 uint32_t klen = ref_key(i, k);
                 uint64_t h = ref_hash(i);
                 unsigned dice = (unsigned)(rnd() % 100);
+
+                sl_wtable_prefetch(wt, h); /* never changes the table */
 
                 if (dice < upsert_pct) {
                         bool inserted = false;

@@ -1,0 +1,801 @@
+/*
+ * test_aggop.c - cmocka tests of engine/aggop.{h,c}: one query's windowed
+ * aggregation on one worker, driven directly.
+ *
+ * A small plan is built with sl_plan_load_string.  Records are built as
+ * the dispatcher builds them (dispatch.c put_item: the item header, one
+ * struct sl_value per source column, the key bytes from sl_key_encode,
+ * then string bytes; hash XXH3_64bits of the key; st the query's stream
+ * time including the record).  Output rows are taken from the worker's
+ * output queue: a struct sl_ring with a struct sl_outq on it, flushed
+ * after every call, each struct sl_outbatch walked row by row.
+ *
+ * Hand-worked cases check every row's text, seq, wend and first, and the
+ * stats.  A randomised case compares the full output (rows, their order
+ * and the late count) with a direct model of the semantics, for tumbling
+ * and hopping windows with and without grace, EMIT FINAL and CHANGES.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <xxhash.h>
+
+#include "engine/aggop.h"
+#include "engine/key.h"
+
+/* ---- harness -------------------------------------------------------- */
+
+struct row {
+        uint64_t seq;
+        int64_t wend;
+        uint64_t first;
+        uint16_t query;
+        char *text; /* without the trailing newline */
+};
+
+struct h {
+        struct sl_plan *plan;
+        const struct sl_query *q;
+        struct sl_aggop *op;
+        struct sl_ring ring;
+        struct sl_outq oq;
+        _Atomic bool stop;
+        int64_t st;
+        uint64_t seq;
+        struct row *rows;
+        size_t nrows, caprows;
+        size_t seen; /* rows already checked by expect_rows */
+};
+
+static void h_init(struct h *h, const char *sql)
+{
+        memset(h, 0, sizeof *h);
+        char err[512];
+        h->plan = sl_plan_load_string(sql, strlen(sql), "t.sql", err, sizeof err);
+        if (!h->plan)
+                fail_msg("plan: %s", err);
+        h->q = &h->plan->queries[0];
+        h->op = sl_aggop_new(h->q, h->plan);
+        assert_non_null(h->op);
+        assert_int_equal(sl_ring_init(&h->ring, 64), 0);
+        atomic_init(&h->stop, false);
+        h->oq = (struct sl_outq){.ring = &h->ring, .stop = &h->stop};
+        h->st = INT64_MIN;
+}
+
+/* Flushes the output queue and collects every row pushed so far. */
+static void h_collect(struct h *h, uint64_t progress)
+{
+        assert_int_equal(sl_outq_flush(&h->oq, progress), 0);
+        void *p;
+        while (sl_ring_pop1_spsc(&h->ring, &p)) {
+                struct sl_outbatch *b = p;
+                for (uint32_t off = 0; off < b->used;) {
+                        const struct sl_row *r = (const struct sl_row *)(b->data + off);
+                        off += sl_row_size(r->len);
+                        assert_true(off <= b->used);
+                        if (h->nrows == h->caprows) {
+                                h->caprows = h->caprows ? h->caprows * 2 : 64;
+                                h->rows = realloc(h->rows, h->caprows * sizeof *h->rows);
+                                assert_non_null(h->rows);
+                        }
+                        const char *t = sl_row_text(r);
+                        assert_true(r->len >= 1 && t[r->len - 1] == '\n');
+                        struct row *o = &h->rows[h->nrows++];
+                        *o = (struct row){.seq = r->seq, .wend = r->wend, .first = r->first,
+                                          .query = r->query, .text = strndup(t, r->len - 1)};
+                }
+                free(b);
+        }
+}
+
+static void h_free(struct h *h)
+{
+        for (size_t i = 0; i < h->nrows; i++)
+                free(h->rows[i].text);
+        free(h->rows);
+        free(h->oq.cur);
+        sl_ring_destroy(&h->ring);
+        sl_aggop_destroy(h->op);
+        sl_plan_free(h->plan);
+}
+
+/*
+ * Applies one record.  vals: one value per source column; the timestamp
+ * column gives the event time (as the dispatcher reads it).
+ */
+static void h_record(struct h *h, const struct sl_value *vals)
+{
+        const struct sl_source *src = &h->plan->sources[h->q->source];
+        const struct sl_query *q = h->q;
+        int64_t ts = vals[src->ts_col].u.i;
+        if (ts > h->st)
+                h->st = ts;
+        uint64_t seq = ++h->seq;
+
+        struct sl_buf key = {0};
+        sl_key_encode(q, vals, &key);
+        assert_true(sl_buf_ok(&key));
+        size_t strbytes = 0;
+        for (uint32_t c = 0; c < src->ncols; c++)
+                if (vals[c].type == SL_T_STRING)
+                        strbytes += vals[c].u.s.len;
+        size_t need = sizeof(struct sl_item) + src->ncols * sizeof(struct sl_value) +
+                      key.len + strbytes;
+        need = (need + 7) & ~(size_t)7;
+        struct sl_item *it = malloc(need);
+        assert_non_null(it);
+        *it = (struct sl_item){.seq = seq, .hash = XXH3_64bits(key.p, key.len), .ts = ts,
+                               .st = h->st, .size = (uint32_t)need, .klen = (uint32_t)key.len,
+                               .query = (uint16_t)q->index, .kind = SL_ITEM_RECORD,
+                               .nvals = src->ncols};
+        struct sl_value *iv = sl_item_vals(it);
+        char *kp = (char *)(iv + src->ncols);
+        if (key.len)
+                memcpy(kp, key.p, key.len);
+        char *s = kp + key.len;
+        for (uint32_t c = 0; c < src->ncols; c++) {
+                iv[c] = vals[c];
+                if (vals[c].type == SL_T_STRING) {
+                        memcpy(s, vals[c].u.s.p, vals[c].u.s.len);
+                        iv[c].u.s.p = s;
+                        s += vals[c].u.s.len;
+                }
+        }
+        sl_buf_free(&key);
+        assert_int_equal(sl_aggop_record(h->op, it, &h->oq), 0);
+        /* the operator keeps nothing of the item: poison it */
+        memset(it, 0xa5, need);
+        free(it);
+        h_collect(h, seq);
+}
+
+/* A stream-time tick, as the dispatcher sends to workers without the record. */
+static void h_tick(struct h *h, int64_t st)
+{
+        if (st > h->st)
+                h->st = st;
+        uint64_t seq = ++h->seq;
+        assert_int_equal(sl_aggop_advance(h->op, h->st, seq, &h->oq), 0);
+        h_collect(h, seq);
+}
+
+static void h_flush(struct h *h)
+{
+        assert_int_equal(sl_aggop_flush(h->op, &h->oq), 0);
+        h_collect(h, SL_SEQ_DONE);
+}
+
+static struct sl_aggop_stats h_stats(const struct h *h)
+{
+        struct sl_aggop_stats st;
+        sl_aggop_stats(h->op, &st);
+        return st;
+}
+
+/* Source (k STRING, v BIGINT, ts BIGINT, d DOUBLE) */
+#define SRC "CREATE STREAM s (k STRING, v BIGINT, ts BIGINT, d DOUBLE) WITH (TIMESTAMP = 'ts');\n"
+
+static void rec(struct h *h, const char *k, int64_t v, int64_t ts)
+{
+        struct sl_value vals[4] = {
+                {.u.s = {k, (uint32_t)strlen(k)}, .type = SL_T_STRING},
+                {.u.i = v, .type = SL_T_BIGINT},
+                {.u.i = ts, .type = SL_T_BIGINT},
+                {.type = SL_T_NULL},
+        };
+        h_record(h, vals);
+}
+
+struct want {
+        uint64_t seq;
+        int64_t wend;
+        uint64_t first;
+        const char *text;
+};
+
+/* The rows produced since the last call are exactly want[0..n). */
+static void expect_rows_(struct h *h, const struct want *want, size_t n, int line)
+{
+        size_t got = h->nrows - h->seen;
+        for (size_t i = 0; i < n && i < got; i++) {
+                const struct row *r = &h->rows[h->seen + i];
+                if (strcmp(r->text, want[i].text) != 0 || r->seq != want[i].seq ||
+                    r->wend != want[i].wend || r->first != want[i].first)
+                        fail_msg("line %d row %zu: got seq %llu wend %lld first %llu %s\n"
+                                 "                     want seq %llu wend %lld first %llu %s",
+                                 line, i, (unsigned long long)r->seq, (long long)r->wend,
+                                 (unsigned long long)r->first, r->text,
+                                 (unsigned long long)want[i].seq, (long long)want[i].wend,
+                                 (unsigned long long)want[i].first, want[i].text);
+                assert_int_equal(r->query, h->q->index);
+        }
+        if (got != n)
+                fail_msg("line %d: %zu rows, want %zu%s%s", line, got, n,
+                         got > n ? "; extra: " : "", got > n ? h->rows[h->seen + n].text : "");
+        h->seen = h->nrows;
+}
+
+#define expect_rows(h, ...)                                                            \
+        expect_rows_(h, (const struct want[]){__VA_ARGS__},                           \
+                     sizeof((const struct want[]){__VA_ARGS__}) / sizeof(struct want), \
+                     __LINE__)
+#define expect_no_rows(h) expect_rows_(h, NULL, 0, __LINE__)
+
+/* ---- hand-worked cases ---------------------------------------------- */
+
+static void test_tumbling_final(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, SUM(v) AS total,\n"
+                       "  WINDOWSTART AS ws, WINDOWEND AS we FROM s\n"
+                       "  WINDOW TUMBLING (SIZE 10 MILLISECONDS) GROUP BY k EMIT FINAL;");
+        rec(&h, "a", 1, 1);
+        rec(&h, "b", 2, 2);
+        rec(&h, "a", 3, 5);
+        expect_no_rows(&h);
+        assert_int_equal(h_stats(&h).keys, 2);
+        /* st 12 closes [0, 10): rows by (wend, first) */
+        rec(&h, "b", 4, 12);
+        expect_rows(&h, {4, 10, 1, "{\"k\":\"a\",\"n\":2,\"total\":4,\"ws\":0,\"we\":10}"},
+                        {4, 10, 2, "{\"k\":\"b\",\"n\":1,\"total\":2,\"ws\":0,\"we\":10}"});
+        assert_int_equal(h_stats(&h).keys, 1); /* a is gone, b has [10, 20) */
+        rec(&h, "c", 5, 13);
+        /* [0, 10) closed at st 10: a record for it is late */
+        rec(&h, "a", 6, 3);
+        expect_no_rows(&h);
+        assert_int_equal(h_stats(&h).late, 1);
+        assert_int_equal(h_stats(&h).keys, 2);
+        /* st 35 closes [10, 20) and [20, 30) (empty) */
+        rec(&h, "a", 7, 35);
+        expect_rows(&h, {7, 20, 4, "{\"k\":\"b\",\"n\":1,\"total\":4,\"ws\":10,\"we\":20}"},
+                        {7, 20, 5, "{\"k\":\"c\",\"n\":1,\"total\":5,\"ws\":10,\"we\":20}"});
+        assert_int_equal(h_stats(&h).keys, 1);
+        h_flush(&h);
+        expect_rows(&h, {SL_SEQ_EOF, 40, 7, "{\"k\":\"a\",\"n\":1,\"total\":7,\"ws\":30,\"we\":40}"});
+        struct sl_aggop_stats st = h_stats(&h);
+        assert_int_equal(st.records, 6);
+        assert_int_equal(st.late, 1);
+        assert_int_equal(st.rows, 5);
+        assert_int_equal(st.keys, 0);
+        assert_int_equal(st.keys_max, 2); /* a, b; then b, c */
+        h_free(&h);
+}
+
+/* Rows closed by one advance are ordered by (window end, first record),
+ * not by key or by the order the close schedule holds them. */
+static void test_final_order_and_closed_windows(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, WINDOWSTART AS ws FROM s\n"
+                       "  WINDOW HOPPING (SIZE 10 MILLISECONDS, ADVANCE BY 5 MILLISECONDS)\n"
+                       "  GROUP BY k EMIT FINAL;");
+        rec(&h, "b", 0, 6); /* seq 1: windows [0, 10), [5, 15) */
+        /* seq 2 at st 6: [-5, 5) closed at 5, so only [0, 10) takes it;
+         * [-5, 5) must never be written for a */
+        rec(&h, "a", 0, 1);
+        expect_no_rows(&h);
+        assert_int_equal(h_stats(&h).late, 0);
+        rec(&h, "z", 0, 100); /* seq 3 closes everything */
+        expect_rows(&h, {3, 10, 1, "{\"k\":\"b\",\"n\":1,\"ws\":0}"},
+                        {3, 10, 2, "{\"k\":\"a\",\"n\":1,\"ws\":0}"},
+                        {3, 15, 1, "{\"k\":\"b\",\"n\":1,\"ws\":5}"});
+        assert_int_equal(h_stats(&h).keys, 1);
+        h_flush(&h);
+        expect_rows(&h, {SL_SEQ_EOF, 105, 3, "{\"k\":\"z\",\"n\":1,\"ws\":95}"},
+                        {SL_SEQ_EOF, 110, 3, "{\"k\":\"z\",\"n\":1,\"ws\":100}"});
+        assert_int_equal(h_stats(&h).keys, 0);
+        h_free(&h);
+}
+
+static void test_tumbling_changes(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, SUM(v) AS total,\n"
+                       "  WINDOWSTART AS ws FROM s\n"
+                       "  WINDOW TUMBLING (SIZE 10 MILLISECONDS) GROUP BY k EMIT CHANGES;");
+        rec(&h, "a", 1, 1);
+        expect_rows(&h, {1, 10, 1, "{\"k\":\"a\",\"n\":1,\"total\":1,\"ws\":0}"});
+        rec(&h, "a", 2, 4);
+        expect_rows(&h, {2, 10, 1, "{\"k\":\"a\",\"n\":2,\"total\":3,\"ws\":0}"});
+        rec(&h, "b", 5, 11);
+        expect_rows(&h, {3, 20, 3, "{\"k\":\"b\",\"n\":1,\"total\":5,\"ws\":10}"});
+        /* a's window closed (no row for a close in EMIT CHANGES), key freed */
+        assert_int_equal(h_stats(&h).keys, 1);
+        rec(&h, "a", 1, 3); /* late */
+        expect_no_rows(&h);
+        rec(&h, "a", 3, 12);
+        expect_rows(&h, {5, 20, 5, "{\"k\":\"a\",\"n\":1,\"total\":3,\"ws\":10}"});
+        assert_int_equal(h_stats(&h).keys, 2);
+        /* a tick far ahead closes everything: keys back to 0, no rows */
+        h_tick(&h, 1000);
+        expect_no_rows(&h);
+        assert_int_equal(h_stats(&h).keys, 0);
+        h_flush(&h);
+        expect_no_rows(&h);
+        struct sl_aggop_stats st = h_stats(&h);
+        assert_int_equal(st.records, 4);
+        assert_int_equal(st.late, 1);
+        assert_int_equal(st.rows, 4);
+        assert_int_equal(st.keys_max, 2);
+        h_free(&h);
+}
+
+static void test_grace(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, SUM(v) AS total FROM s\n"
+                       "  WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS)\n"
+                       "  GROUP BY k EMIT FINAL;");
+        rec(&h, "a", 1, 1);
+        rec(&h, "a", 2, 12);
+        rec(&h, "a", 4, 8);   /* st 12 < 10 + 5: still accepted */
+        rec(&h, "a", 8, 14);
+        expect_no_rows(&h);
+        assert_int_equal(h_stats(&h).late, 0);
+        rec(&h, "a", 16, 15); /* st 15 = close of [0, 10) */
+        expect_rows(&h, {5, 10, 1, "{\"k\":\"a\",\"n\":2,\"total\":5}"});
+        rec(&h, "a", 32, 9);  /* late now */
+        assert_int_equal(h_stats(&h).late, 1);
+        assert_int_equal(h_stats(&h).keys, 1);
+        h_flush(&h);
+        expect_rows(&h, {SL_SEQ_EOF, 20, 2, "{\"k\":\"a\",\"n\":3,\"total\":26}"});
+        h_free(&h);
+
+        /* the same without grace: the out-of-order record is late */
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n FROM s\n"
+                       "  WINDOW TUMBLING (SIZE 10 MILLISECONDS) GROUP BY k EMIT CHANGES;");
+        rec(&h, "a", 1, 1);
+        rec(&h, "a", 2, 12);
+        rec(&h, "a", 4, 8);
+        expect_rows(&h, {1, 10, 1, "{\"k\":\"a\",\"n\":1}"}, {2, 20, 2, "{\"k\":\"a\",\"n\":1}"});
+        assert_int_equal(h_stats(&h).late, 1);
+        h_free(&h);
+
+        /* grace with EMIT CHANGES: updates of the old window while the new one is open */
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n FROM s\n"
+                       "  WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS)\n"
+                       "  GROUP BY k EMIT CHANGES;");
+        rec(&h, "a", 1, 1);
+        rec(&h, "a", 2, 12);
+        rec(&h, "a", 4, 8);
+        rec(&h, "a", 4, 13);
+        expect_rows(&h, {1, 10, 1, "{\"k\":\"a\",\"n\":1}"}, {2, 20, 2, "{\"k\":\"a\",\"n\":1}"},
+                        {3, 10, 1, "{\"k\":\"a\",\"n\":2}"}, {4, 20, 2, "{\"k\":\"a\",\"n\":2}"});
+        h_free(&h);
+}
+
+static void test_hopping_changes(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, SUM(v) AS total,\n"
+                       "  WINDOWSTART AS ws FROM s\n"
+                       "  WINDOW HOPPING (SIZE 10 MILLISECONDS, ADVANCE BY 5 MILLISECONDS)\n"
+                       "  GROUP BY k EMIT CHANGES;");
+        /* negative time: -3 is in [-10, 0) and [-5, 5) */
+        rec(&h, "a", 1, -3);
+        expect_rows(&h, {1, 0, 1, "{\"k\":\"a\",\"n\":1,\"total\":1,\"ws\":-10}"},
+                        {1, 5, 1, "{\"k\":\"a\",\"n\":1,\"total\":1,\"ws\":-5}"});
+        /* st 2: [-10, 0) closed; 2 is in [-5, 5) and [0, 10) */
+        rec(&h, "a", 2, 2);
+        expect_rows(&h, {2, 5, 1, "{\"k\":\"a\",\"n\":2,\"total\":3,\"ws\":-5}"},
+                        {2, 10, 2, "{\"k\":\"a\",\"n\":1,\"total\":2,\"ws\":0}"});
+        /* st 7: [-5, 5) closed, its first pane freed */
+        rec(&h, "a", 4, 7);
+        expect_rows(&h, {3, 10, 2, "{\"k\":\"a\",\"n\":2,\"total\":6,\"ws\":0}"},
+                        {3, 15, 3, "{\"k\":\"a\",\"n\":1,\"total\":4,\"ws\":5}"});
+        /* 4 is in [-5, 5) (closed) and [0, 10): one row */
+        rec(&h, "a", 8, 4);
+        expect_rows(&h, {4, 10, 2, "{\"k\":\"a\",\"n\":3,\"total\":14,\"ws\":0}"});
+        /* another key between: its own windows only */
+        rec(&h, "b", 100, 9);
+        expect_rows(&h, {5, 10, 5, "{\"k\":\"b\",\"n\":1,\"total\":100,\"ws\":0}"},
+                        {5, 15, 5, "{\"k\":\"b\",\"n\":1,\"total\":100,\"ws\":5}"});
+        assert_int_equal(h_stats(&h).late, 0);
+        assert_int_equal(h_stats(&h).rows, 9);
+        /* a record older than every open window */
+        rec(&h, "a", 8, -1);
+        expect_no_rows(&h);
+        assert_int_equal(h_stats(&h).late, 1);
+        h_tick(&h, 1000);
+        assert_int_equal(h_stats(&h).keys, 0);
+        h_free(&h);
+}
+
+/* EMIT FINAL hopping: a record arriving for a still-open window of a key
+ * whose earlier windows were written must not rewrite them. */
+static void test_hopping_final_no_rewrite(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, SUM(v) AS total,\n"
+                       "  WINDOWSTART AS ws FROM s\n"
+                       "  WINDOW HOPPING (SIZE 10 MILLISECONDS, ADVANCE BY 5 MILLISECONDS)\n"
+                       "  GROUP BY k EMIT FINAL;");
+        rec(&h, "a", 1, 1);   /* [-5, 5), [0, 10) */
+        rec(&h, "a", 2, 11);  /* st 11 closes [-5, 5) and [0, 10) */
+        expect_rows(&h, {2, 5, 1, "{\"k\":\"a\",\"n\":1,\"total\":1,\"ws\":-5}"},
+                        {2, 10, 1, "{\"k\":\"a\",\"n\":1,\"total\":1,\"ws\":0}"});
+        rec(&h, "a", 4, 6);   /* [0, 10) closed, [5, 15) open: into pane [5, 10) */
+        assert_int_equal(h_stats(&h).late, 0);
+        expect_no_rows(&h);
+        rec(&h, "a", 8, 16);  /* st 16 closes [5, 15) */
+        expect_rows(&h, {4, 15, 2, "{\"k\":\"a\",\"n\":2,\"total\":6,\"ws\":5}"});
+        h_flush(&h);
+        expect_rows(&h, {SL_SEQ_EOF, 20, 2, "{\"k\":\"a\",\"n\":2,\"total\":10,\"ws\":10}"},
+                        {SL_SEQ_EOF, 25, 4, "{\"k\":\"a\",\"n\":1,\"total\":8,\"ws\":15}"});
+        assert_int_equal(h_stats(&h).keys, 0);
+        h_free(&h);
+}
+
+/* A tick (stream time advanced by a record on another worker) closes
+ * windows here, with the tick's seq. */
+static void test_tick(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n FROM s\n"
+                       "  WINDOW TUMBLING (SIZE 10 MILLISECONDS) GROUP BY k EMIT FINAL;");
+        rec(&h, "a", 0, 3);
+        h_tick(&h, 9);
+        expect_no_rows(&h);
+        h_tick(&h, 10);
+        expect_rows(&h, {3, 10, 1, "{\"k\":\"a\",\"n\":1}"});
+        assert_int_equal(h_stats(&h).keys, 0);
+        /* a tick backwards does nothing */
+        h_tick(&h, 5);
+        rec(&h, "a", 0, 25);
+        h_tick(&h, 29);
+        expect_no_rows(&h);
+        h_tick(&h, 31);
+        expect_rows(&h, {7, 30, 5, "{\"k\":\"a\",\"n\":1}"});
+        h_free(&h);
+}
+
+static void test_having(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n FROM s\n"
+                       "  WINDOW TUMBLING (SIZE 10 MILLISECONDS) GROUP BY k\n"
+                       "  HAVING COUNT(*) >= 2 EMIT FINAL;");
+        rec(&h, "a", 0, 1);
+        rec(&h, "b", 0, 2);
+        rec(&h, "a", 0, 3);
+        rec(&h, "c", 0, 20);
+        expect_rows(&h, {4, 10, 1, "{\"k\":\"a\",\"n\":2}"});
+        /* filtered windows still free their key */
+        assert_int_equal(h_stats(&h).keys, 1);
+        h_flush(&h);
+        expect_no_rows(&h);
+        assert_int_equal(h_stats(&h).rows, 1);
+        assert_int_equal(h_stats(&h).keys, 0);
+        h_free(&h);
+
+        /* HAVING on an aggregate not in SELECT, with EMIT CHANGES */
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n FROM s\n"
+                       "  WINDOW TUMBLING (SIZE 10 MILLISECONDS) GROUP BY k\n"
+                       "  HAVING SUM(v) > 10 EMIT CHANGES;");
+        rec(&h, "a", 5, 1);
+        rec(&h, "a", 5, 2);
+        expect_no_rows(&h);
+        rec(&h, "a", 1, 3);
+        expect_rows(&h, {3, 10, 1, "{\"k\":\"a\",\"n\":3}"});
+        rec(&h, "a", -20, 4);
+        expect_no_rows(&h);
+        assert_int_equal(h_stats(&h).rows, 1);
+        assert_int_equal(h_stats(&h).records, 4);
+        h_free(&h);
+}
+
+static void test_unwindowed_and_nulls(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, COUNT(v) AS nv,\n"
+                       "  SUM(v) AS sv, AVG(d) AS ad, MIN(v) AS mn, MAX(d) AS mx FROM s\n"
+                       "  GROUP BY k;");
+        struct sl_value vals[4] = {
+                {.u.s = {"x", 1}, .type = SL_T_STRING},
+                {.type = SL_T_NULL},
+                {.u.i = 100, .type = SL_T_BIGINT},
+                {.type = SL_T_NULL},
+        };
+        h_record(&h, vals);
+        expect_rows(&h, {1, 0, 0, "{\"k\":\"x\",\"n\":1,\"nv\":0,\"sv\":null,\"ad\":null,"
+                                  "\"mn\":null,\"mx\":null}"});
+        vals[1] = (struct sl_value){.u.i = -4, .type = SL_T_BIGINT};
+        vals[2].u.i = 5; /* time going backwards: never late without a window */
+        vals[3] = (struct sl_value){.u.d = 1.5, .type = SL_T_DOUBLE};
+        h_record(&h, vals);
+        expect_rows(&h, {2, 0, 0, "{\"k\":\"x\",\"n\":2,\"nv\":1,\"sv\":-4,\"ad\":1.5,"
+                                  "\"mn\":-4,\"mx\":1.5}"});
+        vals[1].u.i = 10;
+        vals[2].u.i = -1000000;
+        vals[3].u.d = 2.0;
+        h_record(&h, vals);
+        expect_rows(&h, {3, 0, 0, "{\"k\":\"x\",\"n\":3,\"nv\":2,\"sv\":6,\"ad\":1.75,"
+                                  "\"mn\":-4,\"mx\":2.0}"});
+        vals[0].u.s.p = "y";
+        h_record(&h, vals);
+        expect_rows(&h, {4, 0, 0, "{\"k\":\"y\",\"n\":1,\"nv\":1,\"sv\":10,\"ad\":2.0,"
+                                  "\"mn\":10,\"mx\":2.0}"});
+        h_tick(&h, INT64_MAX / 4);
+        h_flush(&h);
+        expect_no_rows(&h);
+        struct sl_aggop_stats st = h_stats(&h);
+        assert_int_equal(st.late, 0);
+        assert_int_equal(st.keys, 2); /* an unwindowed key never closes */
+        assert_int_equal(st.records, 4);
+        assert_true(st.bytes > 0);
+        h_free(&h);
+}
+
+/* Multi-column keys come back in the rows, in GROUP BY order. */
+static void test_multi_column_key(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT d, k, v, COUNT(*) AS n FROM s\n"
+                       "  WINDOW TUMBLING (SIZE 10 MILLISECONDS) GROUP BY k, v, d EMIT FINAL;");
+        struct sl_value vals[4] = {
+                {.u.s = {"p\"q", 3}, .type = SL_T_STRING},
+                {.u.i = -7, .type = SL_T_BIGINT},
+                {.u.i = 1, .type = SL_T_BIGINT},
+                {.u.d = -0.0, .type = SL_T_DOUBLE},
+        };
+        h_record(&h, vals);
+        vals[3].u.d = 0.0; /* same key: -0.0 and 0.0 fold */
+        h_record(&h, vals);
+        vals[1].u.i = 7;
+        h_record(&h, vals);
+        h_flush(&h);
+        expect_rows(&h, {SL_SEQ_EOF, 10, 1, "{\"d\":0.0,\"k\":\"p\\\"q\",\"v\":-7,\"n\":2}"},
+                        {SL_SEQ_EOF, 10, 3, "{\"d\":0.0,\"k\":\"p\\\"q\",\"v\":7,\"n\":1}"});
+        h_free(&h);
+}
+
+/* ---- randomised comparison with a model ------------------------------ */
+
+struct mwin {
+        int key;
+        int64_t start;
+        int64_t n, sum;
+        uint64_t first;
+        bool done;
+};
+
+struct mrow {
+        uint64_t seq;
+        int64_t wend;
+        uint64_t first;
+        char text[128];
+};
+
+struct model {
+        int64_t size, adv, grace;
+        bool final;
+        struct mwin *w;
+        size_t nw, capw;
+        struct mrow *rows;
+        size_t nrows, caprows;
+        uint64_t late;
+};
+
+static void m_row(struct model *m, uint64_t seq, const struct mwin *w)
+{
+        if (m->nrows == m->caprows) {
+                m->caprows = m->caprows ? m->caprows * 2 : 1024;
+                m->rows = realloc(m->rows, m->caprows * sizeof *m->rows);
+                assert_non_null(m->rows);
+        }
+        struct mrow *r = &m->rows[m->nrows++];
+        r->seq = seq;
+        r->wend = w->start + m->size;
+        r->first = w->first;
+        snprintf(r->text, sizeof r->text, "{\"k\":\"k%d\",\"n\":%lld,\"total\":%lld,\"ws\":%lld}",
+                 w->key, (long long)w->n, (long long)w->sum, (long long)w->start);
+}
+
+static int cmp_mwin(const void *a, const void *b)
+{
+        const struct mwin *x = *(const struct mwin *const *)a, *y = *(const struct mwin *const *)b;
+        if (x->start != y->start)
+                return x->start < y->start ? -1 : 1;
+        return (x->first > y->first) - (x->first < y->first);
+}
+
+/* EMIT FINAL: every window not yet written with close <= st (all if st is
+ * INT64_MAX), ordered by (end, first). */
+static void m_close(struct model *m, int64_t st, uint64_t seq)
+{
+        struct mwin **due = malloc((m->nw + 1) * sizeof *due);
+        size_t n = 0;
+        for (size_t i = 0; i < m->nw; i++)
+                if (!m->w[i].done && m->w[i].start + m->size + m->grace <= st) {
+                        m->w[i].done = true;
+                        due[n++] = &m->w[i];
+                }
+        qsort(due, n, sizeof *due, cmp_mwin);
+        if (m->final)
+                for (size_t i = 0; i < n; i++)
+                        m_row(m, seq, due[i]);
+        free(due);
+        /* a closed window never takes a record again: drop it */
+        size_t k = 0;
+        for (size_t i = 0; i < m->nw; i++)
+                if (!m->w[i].done)
+                        m->w[k++] = m->w[i];
+        m->nw = k;
+}
+
+static void m_record(struct model *m, uint64_t seq, int key, int64_t v, int64_t ts, int64_t st)
+{
+        m_close(m, st, seq);
+        int64_t s0 = sl_floordiv(ts - m->size, m->adv) * m->adv + m->adv;
+        bool any = false;
+        for (int64_t s = s0; s <= ts; s += m->adv) {
+                if (s + m->size + m->grace <= st)
+                        continue; /* closed */
+                any = true;
+                struct mwin *w = NULL;
+                for (size_t i = 0; i < m->nw; i++)
+                        if (m->w[i].key == key && m->w[i].start == s)
+                                w = &m->w[i];
+                if (!w) {
+                        if (m->nw == m->capw) {
+                                m->capw = m->capw ? m->capw * 2 : 256;
+                                m->w = realloc(m->w, m->capw * sizeof *m->w);
+                                assert_non_null(m->w);
+                        }
+                        w = &m->w[m->nw++];
+                        *w = (struct mwin){.key = key, .start = s, .first = seq};
+                }
+                w->n++;
+                w->sum += v;
+                if (!m->final)
+                        m_row(m, seq, w);
+        }
+        if (!any)
+                m->late++;
+}
+
+static uint64_t rng = 0x853c49e6748fea9bull;
+
+static uint64_t rnd(void)
+{
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        return rng;
+}
+
+static void run_random(int64_t size, int64_t adv, int64_t grace, bool final, int nkeys,
+                       int nrec)
+{
+        char sql[512];
+        if (size == adv)
+                snprintf(sql, sizeof sql,
+                         SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, SUM(v) AS total,\n"
+                             "  WINDOWSTART AS ws FROM s WINDOW TUMBLING (SIZE %lld MILLISECONDS,\n"
+                             "  GRACE PERIOD %lld MILLISECONDS) GROUP BY k EMIT %s;",
+                         (long long)size, (long long)grace, final ? "FINAL" : "CHANGES");
+        else
+                snprintf(sql, sizeof sql,
+                         SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, SUM(v) AS total,\n"
+                             "  WINDOWSTART AS ws FROM s WINDOW HOPPING (SIZE %lld MILLISECONDS,\n"
+                             "  ADVANCE BY %lld MILLISECONDS, GRACE PERIOD %lld MILLISECONDS)\n"
+                             "  GROUP BY k EMIT %s;",
+                         (long long)size, (long long)adv, (long long)grace,
+                         final ? "FINAL" : "CHANGES");
+        struct h h;
+        h_init(&h, sql);
+        struct model m = {.size = size, .adv = adv, .grace = grace, .final = final};
+        int64_t t = -50 * size;
+        for (int i = 0; i < nrec; i++) {
+                /* mostly forward, some jitter back, now and then a jump */
+                uint64_t r = rnd();
+                if (r % 97 == 0)
+                        t += 5 * size;
+                else
+                        t += (int64_t)(rnd() % 4);
+                int64_t ts = t - (r % 3 == 0 ? (int64_t)(rnd() % (uint64_t)(size + grace + 3)) : 0);
+                int key = (int)(rnd() % (uint64_t)nkeys);
+                int64_t v = (int64_t)(rnd() % 1000) - 500;
+                char k[16];
+                snprintf(k, sizeof k, "k%d", key);
+                rec(&h, k, v, ts);
+                m_record(&m, h.seq, key, v, ts, h.st);
+                if (r % 53 == 0) { /* a tick from another worker */
+                        int64_t tick = h.st + (int64_t)(rnd() % (uint64_t)size);
+                        h_tick(&h, tick);
+                        m_close(&m, h.st, h.seq);
+                        t = h.st;
+                }
+        }
+        h_flush(&h);
+        m_close(&m, INT64_MAX, SL_SEQ_EOF);
+
+        for (size_t i = 0; i < m.nrows && i < h.nrows; i++) {
+                const struct row *a = &h.rows[i];
+                const struct mrow *b = &m.rows[i];
+                if (a->seq != b->seq || a->wend != b->wend || a->first != b->first ||
+                    strcmp(a->text, b->text) != 0)
+                        fail_msg("row %zu: got seq %llu wend %lld first %llu %s\n"
+                                 "        want seq %llu wend %lld first %llu %s",
+                                 i, (unsigned long long)a->seq, (long long)a->wend,
+                                 (unsigned long long)a->first, a->text,
+                                 (unsigned long long)b->seq, (long long)b->wend,
+                                 (unsigned long long)b->first, b->text);
+        }
+        assert_int_equal(h.nrows, m.nrows);
+        struct sl_aggop_stats st = h_stats(&h);
+        assert_int_equal(st.late, m.late);
+        assert_int_equal(st.records, (uint64_t)nrec - m.late);
+        assert_int_equal(st.rows, m.nrows);
+        if (final)
+                assert_int_equal(st.keys, 0);
+        assert_true(st.keys_max <= (uint64_t)nkeys);
+        free(m.w);
+        free(m.rows);
+        h_free(&h);
+}
+
+static void test_random_tumbling(void **state)
+{
+        (void)state;
+        run_random(10, 10, 0, true, 7, 3000);
+        run_random(10, 10, 0, false, 7, 3000);
+        run_random(10, 10, 25, true, 20, 3000);
+        run_random(10, 10, 25, false, 20, 3000);
+        run_random(1, 1, 0, true, 3, 2000);
+}
+
+static void test_random_hopping(void **state)
+{
+        (void)state;
+        run_random(10, 5, 0, true, 7, 3000);
+        run_random(10, 5, 0, false, 7, 3000);
+        run_random(12, 8, 7, true, 11, 3000);
+        run_random(12, 8, 7, false, 11, 3000);
+        run_random(9, 3, 30, true, 5, 3000);
+        run_random(7, 2, 1, true, 9, 3000);
+}
+
+/* Many keys: the table grows while its entries sit in the close schedule. */
+static void test_many_keys(void **state)
+{
+        (void)state;
+        run_random(100, 25, 50, true, 3000, 20000);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_tumbling_final),
+                cmocka_unit_test(test_final_order_and_closed_windows),
+                cmocka_unit_test(test_tumbling_changes),
+                cmocka_unit_test(test_grace),
+                cmocka_unit_test(test_hopping_changes),
+                cmocka_unit_test(test_hopping_final_no_rewrite),
+                cmocka_unit_test(test_tick),
+                cmocka_unit_test(test_having),
+                cmocka_unit_test(test_unwindowed_and_nulls),
+                cmocka_unit_test(test_multi_column_key),
+                cmocka_unit_test(test_random_tumbling),
+                cmocka_unit_test(test_random_hopping),
+                cmocka_unit_test(test_many_keys),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

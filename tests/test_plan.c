@@ -1,0 +1,555 @@
+/*
+ * test_plan.c - cmocka tests of engine/plan.{h,c}: sl_plan_load_string.
+ *
+ * Error cases compare the whole message, "t.sql:LINE:COL: text", with the
+ * position computed from the script itself (the n-th occurrence of the
+ * construct at fault), so a message that points at the wrong token fails.
+ * Successful cases check the plan's data: sources and columns, output
+ * names and their JSON keys, aggregate deduplication and layout, the
+ * columns the worker reads, window fields, emit mode, settings.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/plan.h"
+
+#define STREAM                                                                      \
+        "CREATE STREAM tx (userId STRING KEY, amount DOUBLE, qty INTEGER,\n"       \
+        "                  note STRING, ts BIGINT, ok BOOLEAN)\n"                  \
+        "  WITH (KAFKA_TOPIC = 'tx-topic', VALUE_FORMAT = 'JSON', TIMESTAMP = 'ts');\n"
+
+/* "LINE:COL" of the nth (1-based) occurrence of needle in src. */
+static void pos_of(const char *src, const char *needle, int nth, char *out,
+                   size_t outlen)
+{
+        const char *p = src;
+        for (int i = 0; i < nth; i++) {
+                p = strstr(i ? p + 1 : p, needle);
+                if (!p)
+                        fail_msg("'%s' occurs fewer than %d times", needle, nth);
+        }
+        unsigned line = 1, col = 1;
+        for (const char *c = src; c < p; c++) {
+                if (*c == '\n') {
+                        line++;
+                        col = 1;
+                } else {
+                        col++;
+                }
+        }
+        snprintf(out, outlen, "%u:%u", line, col);
+}
+
+static struct sl_plan *load(const char *sql, char *err, size_t errlen)
+{
+        err[0] = '\0';
+        return sl_plan_load_string(sql, strlen(sql), "t.sql", err, errlen);
+}
+
+static struct sl_plan *load_ok(const char *sql)
+{
+        char err[512];
+        struct sl_plan *p = load(sql, err, sizeof err);
+        if (!p)
+                fail_msg("plan failed: %s", err);
+        return p;
+}
+
+/* The plan fails with msg at the nth occurrence of at (NULL: no position). */
+static void expect_error(const char *sql, const char *at, int nth, const char *msg)
+{
+        char err[512], want[600], pos[32];
+        struct sl_plan *p = load(sql, err, sizeof err);
+        if (p) {
+                sl_plan_free(p);
+                fail_msg("plan succeeded; expected: %s", msg);
+        }
+        if (at) {
+                pos_of(sql, at, nth, pos, sizeof pos);
+                snprintf(want, sizeof want, "t.sql:%s: %s", pos, msg);
+        } else {
+                snprintf(want, sizeof want, "t.sql: %s", msg);
+        }
+        assert_string_equal(err, want);
+}
+
+/* ---- errors --------------------------------------------------------- */
+
+static void test_unknown_column(void **state)
+{
+        (void)state;
+        /* did you mean: differs only by case */
+        expect_error(STREAM "CREATE STREAM o AS SELECT userid, amount FROM tx;",
+                     "userid", 1,
+                     "unknown column 'userid' in stream 'tx' (did you mean 'userId'? names are case-sensitive)");
+        expect_error(STREAM "CREATE STREAM o AS SELECT amount,\n  nope + 1 AS x FROM tx;",
+                     "nope", 1, "unknown column 'nope' in stream 'tx'");
+        /* in WHERE, in an aggregate argument, in GROUP BY, in HAVING */
+        expect_error(STREAM "CREATE STREAM o AS SELECT amount FROM tx WHERE AMOUNT > 0;",
+                     "AMOUNT", 1,
+                     "unknown column 'AMOUNT' in stream 'tx' (did you mean 'amount'? names are case-sensitive)");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, SUM(amt) AS s FROM tx GROUP BY userId;",
+                     "amt", 1, "unknown column 'amt' in stream 'tx'");
+        expect_error(STREAM "CREATE TABLE o AS SELECT COUNT(*) AS n FROM tx GROUP BY USERID;",
+                     "USERID", 1,
+                     "unknown column 'USERID' in stream 'tx' (did you mean 'userId'? names are case-sensitive)");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, COUNT(*) AS n FROM tx GROUP BY userId\n"
+                            "  HAVING bogus > 1;",
+                     "bogus", 1, "unknown column 'bogus' in stream 'tx'");
+        /* a qualifier that is not the source */
+        expect_error(STREAM "CREATE STREAM o AS SELECT other.amount FROM tx;",
+                     "other", 1, "'other' is not the stream this query reads (tx)");
+        /* TIMESTAMP names an unknown column */
+        expect_error("CREATE STREAM s (a BIGINT) WITH (TIMESTAMP = 'A');\n"
+                     "CREATE STREAM o AS SELECT a FROM s;",
+                     "'A'", 1,
+                     "TIMESTAMP: unknown column 'A' in stream 's' (did you mean 'a'? names are case-sensitive)");
+}
+
+static void test_group_by_errors(void **state)
+{
+        (void)state;
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, amount FROM tx GROUP BY userId;",
+                     "amount FROM", 1,
+                     "column 'amount' must be in GROUP BY or inside an aggregate function");
+        /* also inside an expression, and in HAVING */
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, COUNT(*) * qty AS x FROM tx GROUP BY userId;",
+                     "qty AS", 1,
+                     "column 'qty' must be in GROUP BY or inside an aggregate function");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, COUNT(*) AS n FROM tx GROUP BY userId\n"
+                            "HAVING qty > 2;",
+                     "qty >", 1,
+                     "column 'qty' must be in GROUP BY or inside an aggregate function");
+        expect_error(STREAM "CREATE TABLE o AS SELECT COUNT(*) AS n FROM tx GROUP BY userId, qty + 1;",
+                     "qty + 1", 1, "GROUP BY supports column names only; found an expression");
+        expect_error(STREAM "CREATE TABLE o AS SELECT COUNT(*) AS n FROM tx GROUP BY userId, note, userId;",
+                     "userId;", 1, "'userId' appears twice in GROUP BY");
+        expect_error(STREAM "CREATE TABLE o AS SELECT COUNT(*) AS n FROM tx;",
+                     "SELECT COUNT", 1,
+                     "CREATE TABLE AS SELECT needs GROUP BY (a table is keyed by its group)");
+}
+
+/* GROUP BY over SL_MAX_GROUP columns, and more than SL_MAX_AGGS aggregates */
+static void test_limits(void **state)
+{
+        (void)state;
+        char sql[8192], *e = sql;
+        e += sprintf(e, "CREATE STREAM w (");
+        for (int i = 0; i < 20; i++)
+                e += sprintf(e, "%sc%02d BIGINT", i ? ", " : "", i);
+        e += sprintf(e, ");\nCREATE TABLE o AS SELECT COUNT(*) AS n FROM w GROUP BY ");
+        for (int i = 0; i < SL_MAX_GROUP + 1; i++)
+                e += sprintf(e, "%sc%02d", i ? ", " : "", i);
+        e += sprintf(e, ";");
+        char at[8];
+        snprintf(at, sizeof at, "c%02d;", SL_MAX_GROUP);
+        expect_error(sql, at, 1, "too many GROUP BY columns (at most 16)");
+        /* exactly SL_MAX_GROUP is fine */
+        e = strstr(sql, at);
+        strcpy(e - 2, ";");
+        struct sl_plan *p = load_ok(sql);
+        assert_int_equal(p->queries[0].ngroup, SL_MAX_GROUP);
+        sl_plan_free(p);
+
+        /* 64 distinct aggregates plan; the 65th is refused at its call */
+        e = sql;
+        e += sprintf(e, STREAM "CREATE TABLE o AS SELECT userId");
+        for (int i = 0; i < SL_MAX_AGGS; i++)
+                e += sprintf(e, ", SUM(qty + %d) AS s%d", i, i);
+        strcpy(e, " FROM tx GROUP BY userId;");
+        p = load_ok(sql);
+        assert_int_equal(p->queries[0].nagg, SL_MAX_AGGS);
+        sl_plan_free(p);
+        sprintf(e, ", MAX(qty) AS mx FROM tx GROUP BY userId;");
+        expect_error(sql, "MAX(qty)", 1, "too many aggregates (at most 64)");
+}
+
+static void test_aggregate_errors(void **state)
+{
+        (void)state;
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, COUNT(*) AS n FROM tx\n"
+                            "  WHERE count(*) > 1 GROUP BY userId;",
+                     "count(*)", 1,
+                     "aggregate function count is not allowed in WHERE (use HAVING to filter aggregates)");
+        expect_error(STREAM "CREATE STREAM o AS SELECT SUM(amount) AS s FROM tx;",
+                     "SUM", 1,
+                     "aggregate function SUM is not allowed in a stream's SELECT (aggregates need CREATE TABLE ... GROUP BY)");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, SUM(MAX(amount)) AS s FROM tx GROUP BY userId;",
+                     "MAX", 1,
+                     "aggregate function MAX is not allowed in another aggregate's argument");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, MIN(note) AS m FROM tx GROUP BY userId;",
+                     "MIN", 1,
+                     "MIN needs a numeric argument (INTEGER, BIGINT or DOUBLE), found STRING");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, SUM(*) AS m FROM tx GROUP BY userId;",
+                     "SUM", 1, "SUM(*) is not allowed; only COUNT(*)");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, AVG(amount, qty) AS m FROM tx GROUP BY userId;",
+                     "AVG", 1, "AVG takes one argument, got 2");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, MEDIAN(amount) AS m FROM tx GROUP BY userId;",
+                     "MEDIAN", 1, "unknown function 'MEDIAN'");
+        expect_error(STREAM "CREATE STREAM o AS SELECT UPPER(note) AS m FROM tx;",
+                     "UPPER", 1, "unknown function 'UPPER'");
+        /* a type error inside an aggregate argument points inside it */
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, SUM(note + 1) AS m FROM tx GROUP BY userId;",
+                     "note + 1", 1, "operator + cannot be applied to STRING and BIGINT");
+}
+
+static void test_window_errors(void **state)
+{
+        (void)state;
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, WINDOWSTART AS ws, COUNT(*) AS n\n"
+                            "  FROM tx GROUP BY userId;",
+                     "WINDOWSTART", 1, "WINDOWSTART needs a WINDOW clause");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, COUNT(*) AS n FROM tx GROUP BY userId\n"
+                            "  HAVING WINDOWEND > 0;",
+                     "WINDOWEND", 1, "WINDOWEND needs a WINDOW clause");
+        expect_error(STREAM "CREATE STREAM o AS SELECT amount, WINDOWSTART AS ws FROM tx;",
+                     "WINDOWSTART", 1,
+                     "WINDOWSTART is only available in the SELECT or HAVING of a windowed aggregation");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, COUNT(*) AS n FROM tx\n"
+                            "  WINDOW TUMBLING (SIZE 1 MINUTE) WHERE WINDOWSTART > 0 GROUP BY userId;",
+                     "WINDOWSTART", 1,
+                     "WINDOWSTART is only available in the SELECT or HAVING of a windowed aggregation");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, COUNT(*) AS n FROM tx GROUP BY userId\n"
+                            "  EMIT FINAL;",
+                     "EMIT", 1,
+                     "EMIT FINAL needs a WINDOW clause (an unwindowed table never closes)");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, COUNT(*) AS n FROM tx\n"
+                            "  WINDOW HOPPING (SIZE 1 DAY, ADVANCE BY 7 SECONDS) GROUP BY userId;",
+                     "WINDOW", 1,
+                     "this window keeps 86400 panes of 1000 ms per key (size + grace over "
+                     "gcd(size, advance)); at most 4096 are supported");
+}
+
+static void test_property_errors(void **state)
+{
+        (void)state;
+        expect_error("CREATE STREAM s (a BIGINT) WITH (KAFKA_TOPIC = 't', FORMAT = 'JSON');\n",
+                     "FORMAT =", 1,
+                     "unknown property 'FORMAT' (expected one of KAFKA_TOPIC, VALUE_FORMAT, "
+                     "KEY_FORMAT, TIMESTAMP, PARTITIONS, REPLICAS)");
+        expect_error(STREAM "CREATE TABLE o WITH (TIMESTAMP = 'ts') AS SELECT userId, COUNT(*) AS n\n"
+                            "  FROM tx GROUP BY userId;",
+                     "TIMESTAMP = 'ts')", 2,
+                     "unknown property 'TIMESTAMP' (expected one of KAFKA_TOPIC, VALUE_FORMAT, "
+                     "KEY_FORMAT, PARTITIONS, REPLICAS)");
+        expect_error("CREATE STREAM s (a BIGINT) WITH (VALUE_FORMAT = 'AVRO');\n",
+                     "'AVRO'", 1, "VALUE_FORMAT 'AVRO' is not supported (supported: JSON)");
+        expect_error(STREAM "CREATE STREAM o WITH (value_format = 'protobuf') AS SELECT amount FROM tx;",
+                     "'protobuf'", 1,
+                     "VALUE_FORMAT 'protobuf' is not supported (supported: JSON)");
+        expect_error("CREATE STREAM s (a BIGINT) WITH (KAFKA_TOPIC = 't', kafka_topic = 'u');\n",
+                     "kafka_topic", 1, "property 'kafka_topic' given twice");
+        expect_error("CREATE STREAM s (a BIGINT) WITH (KAFKA_TOPIC = 5);\n",
+                     "5)", 1, "property KAFKA_TOPIC needs a string value, e.g. KAFKA_TOPIC='...'");
+        /* TIMESTAMP must be an integer column */
+        expect_error("CREATE STREAM s (a BIGINT, t STRING) WITH (TIMESTAMP = 't');\n"
+                     "CREATE STREAM o AS SELECT a FROM s;",
+                     "'t')", 1,
+                     "TIMESTAMP column 't' must be BIGINT (epoch milliseconds), not STRING");
+        expect_error("CREATE STREAM s (a BIGINT, t DOUBLE) WITH (TIMESTAMP = 't');\n"
+                     "CREATE STREAM o AS SELECT a FROM s;",
+                     "'t')", 1,
+                     "TIMESTAMP column 't' must be BIGINT (epoch milliseconds), not DOUBLE");
+}
+
+static void test_name_errors(void **state)
+{
+        (void)state;
+        expect_error(STREAM "CREATE STREAM o AS SELECT userId, amount, note AS userId FROM tx;",
+                     "note AS", 1,
+                     "output field 'userId' appears twice; give one an alias with AS");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, COUNT(*) AS n, SUM(qty) AS n\n"
+                            "  FROM tx GROUP BY userId;",
+                     "SUM(qty)", 1,
+                     "output field 'n' appears twice; give one an alias with AS");
+        /* a generated name can collide with an alias */
+        expect_error(STREAM "CREATE STREAM o AS SELECT amount AS KSQL_COL_1, amount + 1 FROM tx;",
+                     "amount + 1", 1,
+                     "output field 'KSQL_COL_1' appears twice; give one an alias with AS");
+        expect_error(STREAM "CREATE STREAM o AS SELECT amount FROM txs;",
+                     "txs", 1,
+                     "unknown stream 'txs' (declare it with CREATE STREAM txs (...) WITH (...) above this query)");
+        /* declared below the query: not visible yet */
+        expect_error("CREATE STREAM o AS SELECT a FROM s;\nCREATE STREAM s (a BIGINT);",
+                     "s;", 1,
+                     "unknown stream 's' (declare it with CREATE STREAM s (...) WITH (...) above this query)");
+        expect_error(STREAM "CREATE STREAM o AS SELECT amount FROM tx;\n"
+                            "CREATE STREAM o2 AS SELECT amount FROM o;",
+                     "o;", 1,
+                     "reading from 'o', the output of another query, is not supported yet: "
+                     "declare its topic with CREATE STREAM (...) and run it as a second pipeline");
+        expect_error(STREAM "CREATE STREAM TX AS SELECT amount FROM tx;",
+                     "TX AS", 1, "'TX' is already defined");
+        expect_error("CREATE STREAM s (a BIGINT, b STRING, a DOUBLE);\n",
+                     "a DOUBLE", 1, "column 'a' declared twice");
+        expect_error(STREAM, NULL, 0,
+                     "no query: add a CREATE TABLE ... AS SELECT or CREATE STREAM ... AS SELECT");
+}
+
+static void test_condition_errors(void **state)
+{
+        (void)state;
+        expect_error(STREAM "CREATE STREAM o AS SELECT amount FROM tx WHERE qty + 1;",
+                     "qty + 1", 1, "WHERE needs a BOOLEAN condition, found BIGINT");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, COUNT(*) AS n FROM tx GROUP BY userId\n"
+                            "  HAVING SUM(amount);",
+                     "SUM(amount)", 1, "HAVING needs a BOOLEAN condition, found DOUBLE");
+        expect_error(STREAM "CREATE STREAM o AS SELECT amount FROM tx WHERE note > 3;",
+                     "note > 3", 1, "cannot compare STRING with BIGINT");
+}
+
+/* Parse errors come back with the same FILE:LINE:COL prefix. */
+static void test_parse_error_prefix(void **state)
+{
+        (void)state;
+        char err[512];
+        assert_null(load("CREATE STREAM s (a BIGINT) WITH (KAFKA_TOPIC = 't'\n  oops", err, sizeof err));
+        assert_int_equal(strncmp(err, "t.sql:2:3: ", 11), 0);
+        /* a short buffer is truncated and terminated */
+        char small[12];
+        memset(small, 'x', sizeof small);
+        assert_null(sl_plan_load_string(STREAM, strlen(STREAM), "t.sql", small, 8));
+        assert_string_equal(small, "t.sql: ");
+        assert_int_equal(small[8], 'x');
+}
+
+/* ---- successful plans ---------------------------------------------- */
+
+static void test_source(void **state)
+{
+        (void)state;
+        struct sl_plan *p = load_ok("SET 'auto.offset.reset' = 'earliest';\n"
+                                    "SET 'x' = '1';\nSET 'x' = '2';\n" STREAM
+                                    "CREATE STREAM s2 (k STRING);\n"
+                                    "CREATE STREAM o AS SELECT amount FROM tx;");
+        assert_string_equal(p->file, "t.sql");
+        assert_int_equal(p->nsources, 2);
+        const struct sl_source *s = &p->sources[0];
+        assert_string_equal(s->name, "tx");
+        assert_string_equal(s->topic, "tx-topic");
+        assert_int_equal(s->ncols, 6);
+        static const char *const names[] = {"userId", "amount", "qty", "note", "ts", "ok"};
+        static const enum sl_type types[] = {SL_T_STRING, SL_T_DOUBLE, SL_T_INT,
+                                             SL_T_STRING, SL_T_BIGINT, SL_T_BOOL};
+        for (int i = 0; i < 6; i++) {
+                assert_string_equal(s->cols[i].name, names[i]);
+                assert_int_equal(s->cols[i].type, types[i]);
+                assert_int_equal(s->cols[i].key, i == 0);
+        }
+        assert_int_equal(s->ts_col, 4);
+        assert_non_null(s->js);
+        assert_int_equal(s->nqueries, 1);
+        assert_int_equal(s->queries[0], 0);
+        /* no KAFKA_TOPIC: the name; no TIMESTAMP: -1 */
+        assert_string_equal(p->sources[1].topic, "s2");
+        assert_int_equal(p->sources[1].ts_col, -1);
+        assert_int_equal(p->sources[1].nqueries, 0);
+        assert_int_equal(sl_plan_source_index(p, "tx"), 0);
+        assert_int_equal(sl_plan_source_index(p, "s2"), 1);
+        assert_int_equal(sl_plan_source_index(p, "TX"), -1);
+        assert_string_equal(sl_plan_setting(p, "auto.offset.reset"), "earliest");
+        assert_string_equal(sl_plan_setting(p, "x"), "2"); /* last SET wins */
+        assert_int_equal(p->nsettings, 2);
+        assert_null(sl_plan_setting(p, "y"));
+        assert_true(p->hash != 0);
+        sl_plan_free(p);
+}
+
+static void test_stream_query(void **state)
+{
+        (void)state;
+        const char *sql = STREAM
+                "CREATE STREAM big WITH (KAFKA_TOPIC = 'big-out') AS\n"
+                "  SELECT userId, amount * 2 AS dbl, qty + 1, tx.note, 'x' FROM tx\n"
+                "  WHERE amount > 100 AND ok;";
+        struct sl_plan *p = load_ok(sql);
+        assert_int_equal(p->nqueries, 1);
+        const struct sl_query *q = &p->queries[0];
+        assert_int_equal(q->index, 0);
+        assert_string_equal(q->name, "big");
+        assert_string_equal(q->topic, "big-out");
+        assert_int_equal(q->kind, SL_Q_PROJECT);
+        assert_int_equal(q->source, 0);
+        assert_int_equal(q->emit, SL_EMIT_CHANGES);
+        assert_non_null(q->where);
+        assert_int_equal(q->nout, 5);
+        /* alias, column name, KSQL_COL_<index>, qualified column, KSQL_COL */
+        static const char *const names[] = {"userId", "dbl", "KSQL_COL_2", "note", "KSQL_COL_4"};
+        for (int i = 0; i < 5; i++) {
+                assert_string_equal(q->out[i].name, names[i]);
+                char key[64];
+                snprintf(key, sizeof key, "\"%s\":", names[i]);
+                assert_int_equal(q->out[i].json_key_len, strlen(key));
+                assert_memory_equal(q->out[i].json_key, key, strlen(key));
+                assert_non_null(q->out[i].prog);
+        }
+        assert_int_equal(sl_prog_type(q->out[1].prog), SL_T_DOUBLE);
+        assert_int_equal(sl_prog_type(q->out[2].prog), SL_T_BIGINT);
+        assert_int_equal(sl_prog_type(q->out[4].prog), SL_T_STRING);
+        assert_int_equal(sl_prog_as_slot(q->out[0].prog), 0);
+        assert_int_equal(sl_prog_as_slot(q->out[3].prog), 3);
+        /* used: the SELECT's columns (WHERE runs before routing) */
+        assert_int_equal(q->used_cols, 4);
+        static const uint32_t used[] = {0, 1, 2, 3};
+        for (int i = 0; i < 4; i++)
+                assert_int_equal(q->used[i], used[i]);
+        /* the WHERE program reads the source row */
+        struct sl_value row[6] = {0};
+        row[1] = (struct sl_value){.u.d = 150, .type = SL_T_DOUBLE};
+        row[5] = (struct sl_value){.u.b = true, .type = SL_T_BOOL};
+        assert_true(sl_prog_test(q->where, row));
+        row[1].u.d = 50;
+        assert_false(sl_prog_test(q->where, row));
+        sl_plan_free(p);
+}
+
+static void test_aggregate_query(void **state)
+{
+        (void)state;
+        const char *sql = STREAM
+                "CREATE TABLE agg AS\n"
+                "  SELECT note, userId, SUM(amount) AS total, sum(amount) AS total2,\n"
+                "         COUNT(*), count(*) + 1 AS c1, AVG(qty), MAX(amount * 2) AS mx,\n"
+                "         WINDOWSTART, WINDOWEND AS we\n"
+                "  FROM tx WINDOW HOPPING (SIZE 10 SECONDS, ADVANCE BY 4 SECONDS,\n"
+                "                          GRACE PERIOD 3 SECONDS)\n"
+                "  WHERE ok GROUP BY userId, note HAVING SUM(amount) > 10 AND COUNT(qty) > 0\n"
+                "  EMIT FINAL;";
+        struct sl_plan *p = load_ok(sql);
+        const struct sl_query *q = &p->queries[0];
+        assert_int_equal(q->kind, SL_Q_AGGREGATE);
+        assert_string_equal(q->topic, "agg");
+        assert_int_equal(q->emit, SL_EMIT_FINAL);
+        assert_int_equal(q->ngroup, 2);
+        assert_int_equal(q->group_cols[0], 0);
+        assert_int_equal(q->group_cols[1], 3);
+        assert_int_equal(q->group_types[0], SL_T_STRING);
+        assert_int_equal(q->group_types[1], SL_T_STRING);
+        /* SUM(amount) once (twice written, two cases), COUNT(*) once;
+         * HAVING adds COUNT(qty) */
+        assert_int_equal(q->nagg, 5);
+        static const char *const texts[] = {"SUM(amount)", "COUNT(*)", "AVG(qty)",
+                                            "MAX((amount * 2))", "COUNT(qty)"}; /* as sl_expr_format writes them */
+        static const enum sl_agg_kind kinds[] = {SL_AGG_SUM, SL_AGG_COUNT_STAR, SL_AGG_AVG,
+                                                 SL_AGG_MAX, SL_AGG_COUNT};
+        static const enum sl_type rtypes[] = {SL_T_DOUBLE, SL_T_BIGINT, SL_T_DOUBLE,
+                                              SL_T_DOUBLE, SL_T_BIGINT};
+        for (int i = 0; i < 5; i++) {
+                assert_string_equal(q->aggs[i].text, texts[i]);
+                assert_int_equal(q->aggs[i].desc.kind, kinds[i]);
+                assert_int_equal(q->aggs[i].type, rtypes[i]);
+        }
+        assert_null(q->aggs[1].arg); /* COUNT(*) */
+        assert_int_equal(q->aggs[0].arg_slot, 1); /* amount */
+        assert_int_equal(q->aggs[2].arg_slot, 2); /* qty */
+        assert_int_equal(q->aggs[2].desc.arg_type, SL_T_INT);
+        assert_int_equal(q->aggs[3].arg_slot, -1); /* an expression */
+        assert_non_null(q->aggs[3].arg);
+        assert_int_equal(q->env_size, 2 + 2 + 5);
+        /* output names and their environment slots */
+        assert_int_equal(q->nout, 10);
+        static const char *const names[] = {"note", "userId", "total", "total2", "KSQL_COL_4",
+                                            "c1", "KSQL_COL_6", "mx", "WINDOWSTART", "we"};
+        static const int slots[] = {1, 0, 4, 4, 5, -1, 6, 7, 2, 3};
+        for (int i = 0; i < 10; i++) {
+                assert_string_equal(q->out[i].name, names[i]);
+                assert_int_equal(sl_prog_as_slot(q->out[i].prog), slots[i]);
+        }
+        /* used: aggregate arguments only (amount, qty); group and WHERE
+         * columns are read by the dispatcher */
+        assert_int_equal(q->used_cols, 2);
+        assert_int_equal(q->used[0], 1);
+        assert_int_equal(q->used[1], 2);
+        assert_non_null(q->where);
+        assert_non_null(q->having);
+        /* window fields */
+        assert_int_equal(q->win.kind, SL_WIN_HOPPING);
+        assert_true(q->win.size == 10000);
+        assert_true(q->win.advance == 4000);
+        assert_true(q->win.grace == 3000);
+        assert_true(q->win.pane == 2000);
+        assert_int_equal(q->win.pane_per_window, 5);
+        assert_int_equal(q->win.max_panes, 7);
+        /* HAVING evaluates over the output environment */
+        struct sl_value env[9] = {0};
+        env[4] = (struct sl_value){.u.d = 11, .type = SL_T_DOUBLE};
+        env[8] = (struct sl_value){.u.i = 1, .type = SL_T_BIGINT};
+        assert_true(sl_prog_test(q->having, env));
+        env[8].u.i = 0;
+        assert_false(sl_prog_test(q->having, env));
+        sl_plan_free(p);
+}
+
+static void test_unwindowed_and_tumbling(void **state)
+{
+        (void)state;
+        const char *sql = STREAM
+                "CREATE TABLE t1 AS SELECT userId, COUNT(*) AS n FROM tx GROUP BY userId;\n"
+                "CREATE TABLE t2 AS SELECT userId, MIN(ts) AS first FROM tx\n"
+                "  WINDOW TUMBLING (SIZE 5 MINUTES, GRACE PERIOD 30 SECONDS) GROUP BY userId\n"
+                "  EMIT CHANGES;\n";
+        struct sl_plan *p = load_ok(sql);
+        assert_int_equal(p->nqueries, 2);
+        const struct sl_query *q = &p->queries[0];
+        assert_int_equal(q->win.kind, SL_WIN_NONE);
+        assert_int_equal(q->win.max_panes, 1);
+        assert_int_equal(q->emit, SL_EMIT_CHANGES); /* the default */
+        assert_int_equal(q->used_cols, 0);          /* COUNT(*) reads nothing */
+        q = &p->queries[1];
+        assert_int_equal(q->index, 1);
+        assert_int_equal(q->win.kind, SL_WIN_TUMBLING);
+        assert_true(q->win.size == 300000 && q->win.advance == 300000);
+        assert_true(q->win.grace == 30000);
+        assert_int_equal(q->win.max_panes, 2);
+        assert_int_equal(q->emit, SL_EMIT_CHANGES);
+        assert_int_equal(q->aggs[0].type, SL_T_BIGINT);
+        assert_int_equal(q->used_cols, 1);
+        assert_int_equal(q->used[0], 4);
+        /* both queries read tx, in order */
+        assert_int_equal(p->sources[0].nqueries, 2);
+        assert_int_equal(p->sources[0].queries[0], 0);
+        assert_int_equal(p->sources[0].queries[1], 1);
+        sl_plan_free(p);
+}
+
+/* The hash ties state to the script text. */
+static void test_hash(void **state)
+{
+        (void)state;
+        const char *a = STREAM "CREATE STREAM o AS SELECT amount FROM tx;";
+        const char *b = STREAM "CREATE STREAM o AS SELECT qty FROM tx;";
+        struct sl_plan *pa = load_ok(a), *pa2 = load_ok(a), *pb = load_ok(b);
+        assert_true(pa->hash == pa2->hash);
+        assert_true(pa->hash != pb->hash);
+        sl_plan_free(pa);
+        sl_plan_free(pa2);
+        sl_plan_free(pb);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_unknown_column),
+                cmocka_unit_test(test_group_by_errors),
+                cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_aggregate_errors),
+                cmocka_unit_test(test_window_errors),
+                cmocka_unit_test(test_property_errors),
+                cmocka_unit_test(test_name_errors),
+                cmocka_unit_test(test_condition_errors),
+                cmocka_unit_test(test_parse_error_prefix),
+                cmocka_unit_test(test_source),
+                cmocka_unit_test(test_stream_query),
+                cmocka_unit_test(test_aggregate_query),
+                cmocka_unit_test(test_unwindowed_and_tumbling),
+                cmocka_unit_test(test_hash),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
