@@ -14,10 +14,10 @@
  * entry, and deleting a key costs no cache miss beyond its own probe run.
  * The price of taking tag and position from the same bits: for keys of the
  * same home the tag only discriminates by its 32 - log2(slots) upper bits
- * (8 bits at 16M slots), so about one lookup in 300 at that size reads an
- * entry for a false tag match; the full 64-bit hash in the entry, compared
- * before the key bytes, rejects it.  Keys of different homes always have
- * different tags.
+ * (8 bits at 16M slots), so at that size roughly one lookup in 500 reads
+ * an entry for a false tag match; the full 64-bit hash in the entry,
+ * compared before the key bytes, rejects it.  Keys of different homes
+ * always have different tags.
  *
  * Load.  The index doubles when an insert would take it past 3/4 full:
  * linear probing then expects about 2.5 slots read per hit and 8.5 per
@@ -36,11 +36,13 @@
  * before sl_wtable_destroy, so a value pointer stays valid until its key is
  * deleted.  Chunk c holds 16 << c entries for c < 8 and 4096 after that: a
  * table of a few keys costs a few hundred bytes, and a table of 10M keys
- * has a chunk table of 20 KB, which stays in cache.  The id -> entry map is
- * branch-free (see wt_chunk_of).  Deleted entries go on a LIFO free list
- * threaded through their key field and are reused before new ids; a dead
- * entry keeps its id in its header so that iteration can go on from it.
- * Ids are below 2^31 (they share a word with the live bit).
+ * has a chunk table of at most 32 KB, which stays in cache.  The id ->
+ * entry map is branch-free (see wt_chunk_of).  Deleted entries go on a
+ * LIFO free list threaded through their key field and are reused before
+ * new ids; a dead entry keeps its id in its header so that iteration can
+ * go on from it.
+ * Ids are below 2^31 (they share a word with the live bit); an insert
+ * past that fails as an allocation failure does.
  *
  * Keys of up to SL_WT_INLINE_KEY bytes sit in the header; longer ones in one
  * malloc per inserted key, freed on delete.
@@ -63,8 +65,10 @@
 
 #define WT_MIN_SLOTS 16u
 #define WT_MAX_SLOTS ((uint64_t)1 << 32) /* tag & mask is the home */
-#define WT_MAX_ENTRIES ((uint32_t)1 << 31)  /* id << 1 | live in 32 bits */
+#define WT_MAX_ENTRIES ((uint32_t)1 << 31) /* id << 1 | live: 32 bits */
 #define WT_LIVE 1u
+/* see sl_wtable_prefetch */
+#define WT_PREFETCH_ENTRY_BYTES ((size_t)2 << 20)
 
 #define WT_CHUNK_MIN_SHIFT 4 /* chunk 0: 16 entries */
 #define WT_CHUNK_SHIFT 12    /* chunks from 8 on: 4096 entries */
@@ -76,9 +80,9 @@ struct wt_entry {
         uint32_t klen;
         uint32_t flags; /* id << 1 | WT_LIVE; the id stays when dead */
         union {
-                char inline_key[SL_WT_INLINE_KEY]; /* klen <= SL_WT_INLINE_KEY */
-                char *long_key;                    /* klen > SL_WT_INLINE_KEY */
-                uint32_t next_free;                /* dead: id + 1 of the next, 0 ends */
+                char inline_key[SL_WT_INLINE_KEY]; /* klen <= INLINE_KEY */
+                char *long_key;                    /* klen > INLINE_KEY */
+                uint32_t next_free; /* dead: id + 1 of the next, 0 ends */
         } k;
 };
 
@@ -97,7 +101,8 @@ struct sl_wtable {
         uint32_t nchunks;
         uint32_t chunks_cap;
         char **chunks;
-        size_t key_bytes; /* bytes of long keys */
+        size_t key_bytes;    /* bytes of long keys */
+        bool prefetch_entry; /* index + entries over WT_PREFETCH_ENTRY_BYTES */
 };
 
 /*
@@ -209,6 +214,14 @@ static uint64_t wt_empty_slot(const struct sl_wtable *wt, uint64_t hash)
         return i;
 }
 
+static void wt_sized(struct sl_wtable *wt)
+{
+        size_t bytes = (size_t)(wt->mask + 1) * sizeof(*wt->slots) +
+                       (size_t)wt->id_cap * wt->esize;
+
+        wt->prefetch_entry = bytes > WT_PREFETCH_ENTRY_BYTES;
+}
+
 static int wt_index_alloc(struct sl_wtable *wt, uint64_t nslots)
 {
         uint64_t *slots = calloc(nslots, sizeof(*slots));
@@ -218,6 +231,7 @@ static int wt_index_alloc(struct sl_wtable *wt, uint64_t nslots)
         wt->slots = slots;
         wt->mask = nslots - 1;
         wt->grow_at = nslots / 4 * 3;
+        wt_sized(wt);
         return 0;
 }
 
@@ -264,6 +278,7 @@ static int wt_add_chunk(struct sl_wtable *wt)
                 return -ENOMEM;
         wt->chunks[wt->nchunks++] = chunk;
         wt->id_cap += n;
+        wt_sized(wt);
         return 0;
 }
 
@@ -342,13 +357,16 @@ void sl_wtable_destroy(struct sl_wtable *wt)
 /*
  * Two misses stand between a hash and its value: the index line and the
  * entry.  Prefetching the index line alone leaves the entry miss to the
- * upsert, where it serializes; so this also reads the index (an ordinary
- * load: the out-of-order core keeps the loads of a batch of prefetch calls
- * in flight together) and prefetches, for write, the first entry of the
- * run whose tag matches: its header and the start of its value block.
- * Measured in bench/WTABLE.md: batches of 16 go from 16M to 30M upserts/s
- * on 100K keys with the entry prefetch.  Only the slots of one 64-byte
- * line are looked at; a longer run leaves the rest to the lookup.
+ * upsert, where it serializes.  So on a table too large for a core's L2
+ * (index + entries over WT_PREFETCH_ENTRY_BYTES) this also reads the index
+ * (an ordinary load: the out-of-order core keeps the loads of a batch of
+ * prefetch calls in flight together) and prefetches, for write, the first
+ * entry of the run whose tag matches: its header and the start of its
+ * value block.  Only the 8 slots from the home are looked at; a longer run
+ * leaves the rest to the lookup.  On a small table that second probe is
+ * pure cost.  Measured (bench/WTABLE.md, batches of 16): 10K keys (1 MB)
+ * 63M/s with the index prefetch only, 40M/s with the entry prefetch;
+ * 100K keys (9.5 MB) 18M/s and 24M/s.
  */
 void sl_wtable_prefetch(const struct sl_wtable *wt, uint64_t hash)
 {
@@ -357,12 +375,15 @@ void sl_wtable_prefetch(const struct sl_wtable *wt, uint64_t hash)
         uint64_t i = hash & mask;
 
         __builtin_prefetch(&wt->slots[i], 0);
+        if (!wt->prefetch_entry)
+                return;
         for (int n = 0; n < 8; n++, i = (i + 1) & mask) {
                 uint64_t s = wt->slots[i];
                 if (s == 0)
                         return;
                 if ((uint32_t)(s >> 32) == tag) {
-                        const char *e = (const char *)wt_entry_at(wt, (uint32_t)s - 1);
+                        const char *e = (const char *)wt_entry_at(
+                                wt, (uint32_t)s - 1);
                         uint32_t span = wt->esize < 128 ? wt->esize : 128;
                         __builtin_prefetch(e, 1);
                         __builtin_prefetch(e + span - 1, 1);
@@ -449,7 +470,7 @@ void sl_wtable_delete(struct sl_wtable *wt, void *value)
                 assert(slots[hole] != 0);
                 hole = (hole + 1) & mask;
         }
-        for (uint64_t j = (hole + 1) & mask; slots[j] != 0; j = (j + 1) & mask) {
+        for (uint64_t j = (hole + 1) & mask; slots[j]; j = (j + 1) & mask) {
                 uint64_t home = (slots[j] >> 32) & mask;
                 if (((j - home) & mask) >= ((j - hole) & mask)) {
                         slots[hole] = slots[j];

@@ -136,6 +136,7 @@ static void test_growth(void **state)
         assert_true(mem >= (size_t)N * (40 + 16 + 10));
 
         for (uint64_t i = 0; i < N; i++) {
+                sl_wtable_prefetch(wt, mix64(i)); /* the entry prefetch path */
                 struct val *v = sl_wtable_find(wt, mix64(i), &i, sizeof(i));
                 assert_non_null(v);
                 assert_int_equal(v->id, i);

@@ -37,7 +37,10 @@ PANE_LIMIT = 4096  # sluice's documented limit on panes per key
 # ------------------------------------------------------------------ schema
 
 KEY_VALUES = {
-    "STRING": ["alice", "bob", "carol", "dave", "e\"q", "caf\u00e9", "\u65e5\u672c", "a\\b", ""],
+    # a/ab/b/bc: two-column keys that collide if concatenated; NUL inside;
+    # long strings that differ only at the end
+    "STRING": ["alice", "bob", "carol", "dave", "e\"q", "caf\u00e9", "\u65e5\u672c", "a\\b", "",
+               "a", "ab", "b", "bc", "a\u0000b", "a\u0000c", "x" * 40 + "1", "x" * 40 + "2"],
     "BIGINT": [1, 2, 42, -7, 1234567890123, 0],
     "INTEGER": [1, 2, 3, -1, 100000, 0],
     "BOOLEAN": [True, False],
@@ -49,6 +52,7 @@ def make_schema(rng):
     cols = [("userId", "STRING"), ("acct", "BIGINT"), ("region", "INTEGER"),
             ("flag", "BOOLEAN"), ("amount", "DOUBLE"), ("qty", "BIGINT"),
             ("small", "INTEGER"), ("price", "DOUBLE"), ("note", "STRING"),
+            ("city", "STRING"),
             ("ts", "BIGINT")]
     rng.shuffle(cols)
     return {"name": "src", "topic": "src", "timestamp": "ts",
@@ -58,7 +62,7 @@ def make_schema(rng):
 NUMERIC = ("amount", "qty", "small", "price")
 TYPES = {"userId": "STRING", "acct": "BIGINT", "region": "INTEGER", "flag": "BOOLEAN",
          "amount": "DOUBLE", "qty": "BIGINT", "small": "INTEGER", "price": "DOUBLE",
-         "note": "STRING", "ts": "BIGINT"}
+         "note": "STRING", "city": "STRING", "ts": "BIGINT"}
 
 # ------------------------------------------------------------------- query
 
@@ -137,8 +141,8 @@ def make_query(rng):
                  and (size + (grace or 0)) // math.gcd(size, a) <= PANE_LIMIT]
         window = {"kind": "HOPPING", "size": size, "advance": rng.choice(sorted(cands)),
                   "grace": grace}
-    keycands = ["userId", "acct", "region", "flag"]
-    group_by = rng.sample(keycands, rng.choice([1, 1, 2]))
+    keycands = ["userId", "acct", "region", "flag", "city"]
+    group_by = rng.sample(keycands, rng.choice([1, 1, 2, 2, 3]))
     aggs = [rand_agg(rng) for _ in range(rng.randint(1, 4))]
     items = [{"expr": ["col", g], "alias": None} for g in group_by if rng.random() < 0.9]
     for i, a in enumerate(aggs):
@@ -192,8 +196,12 @@ def value_text(rng, col, ctype, keys):
             v = float(rng.randint(-100, 100))
         elif r < 0.9:
             v = rng.uniform(-1, 1) * 10 ** rng.randint(-5, 8)
+        elif r < 0.997:
+            v = rng.choice([0.1, 0.2, 0.3, 1e-3, 123456.789, 1 / 3, 1e21, 1e22, -1e300, 1e-7,
+                            1.5e300, 9007199254740993.0, 2.2250738585072014e-308,
+                            2.0 ** 89, 2.0 ** -1000])  # powers of 2: asymmetric rounding gaps
         else:
-            v = rng.choice([0.1, 0.2, 0.3, 1e-3, 123456.789, 1 / 3])
+            v = rng.choice([2.5e-320, 5e-324, 1e-310, -4.9e-322])  # subnormal
         return fmt_double(rng, v)
     if ctype == "BIGINT":
         r = rng.random()
@@ -209,6 +217,20 @@ def value_text(rng, col, ctype, keys):
     raise ValueError(ctype)
 
 
+DECOYS = [
+    '{"a":[1,2,{"b":"}"}],"c":null}',
+    '{"ts":"bad","userId":null,"acct":"x","amount":"y"}',
+    '[{"ts":1},{"qty":1.5}]',
+    '"\\"ts\\":1, \\"userId\\":\\"zzz\\""',
+    '[[[[[[[[[[{"a":[[[]]]}]]]]]]]]]]',
+    '{"":{"\\u0074s":{}}}',
+    '-1.5e-300', 'true', 'false', 'null', '"\\ud83d\\ude00 \\t \\" \\\\ \\/"',
+]
+INVALID = ["01", "1.", ".5", "+1", "-", "1e", "--1", "tru", "nul", "[1,]", "{\"a\"}",
+           "{\"a\":1,}", "\"\\q\"", "\"\\u12\"", "\"tab\there\"", "\"\x01\"",
+           "[1 2]", "{a:1}", "'s'", "0x10", "Infinity", "-NaN"]
+
+
 BAD_TYPE = {
     "STRING": ["1", "true", "[\"a\"]", "{\"a\":1}", "1.5"],
     "BIGINT": ["1.5", "\"7\"", "1e3", "9223372036854775808", "-9223372036854775809", "true", "10.0"],
@@ -218,17 +240,39 @@ BAD_TYPE = {
 }
 
 
+def key_pool(rng, ctype, n):
+    pool = list(KEY_VALUES[ctype])
+    if n > len(pool) and ctype == "STRING":
+        pool += ["user-%d" % i for i in range(n)]
+    elif n > len(pool) and ctype in ("BIGINT", "INTEGER"):
+        pool += list(range(1000, 1000 + n))
+    return rng.sample(pool, min(n, len(pool)))
+
+
+def escape_name(rng, text):
+    """The same JSON object with one field name spelled with a \\u escape."""
+    m = [i for i, c in enumerate(text) if c == '"']
+    if len(m) < 2:
+        return text
+    i = m[0] + 1
+    j = text.index('"', i)
+    if j == i:
+        return text
+    k = rng.randrange(i, j)
+    return text[:k] + "\\u%04x" % ord(text[k]) + text[k + 1:]
+
+
 def make_input(rng, query, path):
     schema = query["stream"]
-    n = int(rng.choice([50, 100, 200, 400, 800, 2000]) * rng.uniform(0.5, 1.0))
-    nkeys = rng.choice([1, 2, 3, 5, 8])
-    keys = {g: rng.sample(KEY_VALUES[TYPES[g]], min(nkeys, len(KEY_VALUES[TYPES[g]])))
-            for g in query["group_by"]}
+    n = max(50, int(rng.choice([50, 100, 200, 400, 800, 2000]) * rng.uniform(0.5, 1.0)))
+    nkeys = rng.choice([1, 2, 3, 5, 8, 8, 300])  # sometimes many keys: table growth
+    keys = {g: key_pool(rng, TYPES[g], nkeys) for g in query["group_by"]}
     size = query["window"]["size"] if query["window"] else 10000
     gap = rng.choice([5, 20, 50, 200, 1000])
     disorder = rng.choice([0, 0, 300, 1000, 3000, 20000])
     late_p = rng.choice([0.0, 0.02, 0.05])
-    base = rng.choice([1_700_000_000_000, 1_678_901_234_000, 0, 3_000])
+    base = rng.choice([1_700_000_000_000, 1_678_901_234_000, 0, 3_000, -200_000])
+    quantum = rng.choice([1, 1, 1, 100, 500, 1000])  # coarse clocks hit window edges
     t = base
     lines = []
     for _ in range(n):
@@ -238,6 +282,7 @@ def make_input(rng, query, path):
         ts = t + (rng.randint(-disorder, disorder) if disorder else 0)
         if rng.random() < late_p:
             ts = t - rng.randint(1, 3 * size + 30000)  # likely late
+        ts = ts // quantum * quantum
         fields = []
         for col, ctype in schema["columns"]:
             if col == "ts":
@@ -248,7 +293,7 @@ def make_input(rng, query, path):
                 fields.append((col, value_text(rng, col, ctype, keys)))
         r = rng.random()
         if r < 0.06:  # ~6 % malformed in some way
-            kind = rng.randrange(8)
+            kind = rng.randrange(11)
             if kind == 0:
                 line = rng.choice(["{bad json", "[1,2,3]", "\"str\"", "42", "null",
                                    "{\"userId\":\"alice\",}", "{\"ts\":1}{", "{\"a\":NaN}"])
@@ -269,20 +314,45 @@ def make_input(rng, query, path):
                     fields.append((g, "null"))
             elif kind == 4:
                 lines.append("")  # blank line: skipped, not numbered
-            elif kind == 5:  # extra, nested, unknown fields to skip
-                fields.insert(rng.randrange(len(fields) + 1),
-                              ("extra", "{\"a\":[1,2,{\"b\":\"}\"}],\"c\":null}"))
+            elif kind == 5:  # extra, nested, unknown fields to skip (decoys inside)
+                fields.insert(rng.randrange(len(fields) + 1), ("extra", rng.choice(DECOYS)))
+            elif kind == 10:  # an invalid JSON value in a field: the line is not JSON
+                fields.insert(rng.randrange(len(fields) + 1), ("extra", rng.choice(INVALID)))
             elif kind == 6:  # trailing garbage after the object
                 lines.append("{" + ",".join("%s:%s" % (json.dumps(c), v) for c, v in fields) + "} x")
                 continue
             elif kind == 7:  # whitespace inside the object
                 lines.append("{ " + " , ".join("%s : %s" % (json.dumps(c), v) for c, v in fields) + " }")
                 continue
+            elif kind == 8:  # a field name spelled with an escape: same name
+                rng.shuffle(fields)
+                lines.append(escape_name(rng, "{" + ",".join("%s:%s" % (json.dumps(c), v) for c, v in fields) + "}"))
+                continue
+            elif kind == 9:  # other number and string spellings
+                fields = [(c, respell(rng, TYPES.get(c), v)) for c, v in fields]
         lines.append("{" + ",".join("%s:%s" % (json.dumps(c), v) for c, v in fields) + "}")
     fix_ts_literals(query, base, t)
     with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write("\n".join(lines) + "\n")
+        eol = rng.choice(["\n", "\n", "\n", "\r\n"])  # \r is JSON whitespace
+        f.write(eol.join(lines) + rng.choice([eol, ""]))  # maybe no final newline
     return lines
+
+
+def respell(rng, ctype, text):
+    """Another valid JSON spelling of the same value."""
+    if text == "null":
+        return text
+    if ctype == "DOUBLE":
+        v = float(text)
+        return rng.choice([repr(v), "%.17g" % v, "%.3E" % v if v == float("%.3E" % v) else repr(v),
+                           ("-0" if v == 0 else repr(v))])
+    if ctype in ("BIGINT", "INTEGER") and text == "0":
+        return "-0"
+    if ctype == "STRING":
+        v = json.loads(text)
+        return '"' + "".join("\\u%04x" % ord(c) if ord(c) < 0x10000 and rng.random() < 0.5
+                             else ("\\/" if c == "/" else json.dumps(c)[1:-1]) for c in v) + '"'
+    return text
 
 
 def fix_ts_literals(query, lo, hi):
@@ -302,8 +372,38 @@ SUMMARY_QUERY = re.compile(r"query \S+ -> \S+: (\d+) rows written, (\d+) late, "
                            r"(\d+) filtered, (\d+) null key")
 
 
+class Double(float):
+    """A float read from sluice's output that remembers its text."""
+    def __new__(cls, text):
+        d = float.__new__(cls, text)
+        d.text = text
+        return d
+
+
+def significant_digits(text):
+    mantissa = text.lstrip("-").lower().split("e")[0].replace(".", "")
+    return mantissa.lstrip("0").rstrip("0") or "0"
+
+
+def not_shortest(rows):
+    """(row index, text, shortest) of the first DOUBLE not written as the
+    shortest text that round-trips (repr is that text in Python), or None."""
+    for i, row in enumerate(rows):
+        for _, v in row:
+            if isinstance(v, Double) and \
+                    len(significant_digits(v.text)) != len(significant_digits(repr(float(v)))):
+                return i, v.text, repr(float(v))
+    return None
+
+
+def kind(v):
+    if isinstance(v, bool) or v is None:
+        return repr(v)
+    return "float" if isinstance(v, float) else type(v).__name__
+
+
 def same_value(a, b, tol_scale):
-    if type(a) is not type(b):
+    if kind(a) != kind(b):
         return False
     if isinstance(a, float):
         if a == b:
@@ -334,7 +434,7 @@ def show(row):
     return json.dumps(dict(row), separators=(",", ":"), ensure_ascii=False)
 
 
-def run_case(seed, sluice, keep_all, basedir):
+def run_case(seed, sluice, keep_all, basedir, check_shortest=True):
     rng = random.Random(seed)
     query = make_query(rng)
     case = os.path.join(basedir, "seed%d" % seed)
@@ -354,14 +454,19 @@ def run_case(seed, sluice, keep_all, basedir):
     problems = []
     for w in WORKERS:
         out = os.path.join(case, "got-w%d.ndjson" % w)
-        p = subprocess.run([sluice, "run", os.path.join(case, "pipeline.sql"), "--input", inp,
-                            "--output", out, "--workers", str(w), "--no-pin"],
-                           capture_output=True, text=True, timeout=60)
+        try:
+            p = subprocess.run([sluice, "run", os.path.join(case, "pipeline.sql"), "--input", inp,
+                                "--output", out, "--workers", str(w), "--no-pin"],
+                               capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            problems.append("--workers %d: could not run sluice: %s" % (w, e))
+            continue
         if p.returncode != 0:
             problems.append("--workers %d: exit %d: %s" % (w, p.returncode, p.stderr.strip()[:2000]))
             continue
         with open(out, encoding="utf-8") as f:
-            got = [json.loads(l, object_pairs_hook=list) for l in f.read().splitlines() if l]
+            got = [json.loads(l, object_pairs_hook=list, parse_float=Double)
+                   for l in f.read().splitlines() if l]
         i = compare_rows(expected, got, hopping)
         if i is not None:
             msg = ["--workers %d: rows differ at row %d (expected %d rows, got %d)"
@@ -373,6 +478,10 @@ def run_case(seed, sluice, keep_all, basedir):
                 msg.append("%s row %d\n     expected %s\n     got      %s" % (mark, j + 1, e, g))
             problems.append("\n".join(msg))
             continue
+        bad = not_shortest(got) if check_shortest else None
+        if bad:
+            problems.append("--workers %d: row %d: DOUBLE written as %s, not the shortest "
+                            "round-trip text %s" % (w, bad[0] + 1, bad[1], bad[2]))
         ms, mq = SUMMARY_STREAM.search(p.stderr), SUMMARY_QUERY.search(p.stderr)
         if ms and mq:
             gs = {"read": int(ms.group(1)), "dropped": int(ms.group(2)), "rows": int(mq.group(1)),
@@ -393,6 +502,8 @@ def main():
     ap.add_argument("--first", type=int, default=0, help="first seed (default 0)")
     ap.add_argument("--sluice", default=DEFAULT_SLUICE)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--no-shortest", action="store_true",
+                    help="do not require DOUBLEs in the shortest round-trip text")
     ap.add_argument("--keep", action="store_true", help="keep every case, not only failures")
     args = ap.parse_args()
     if not os.access(args.sluice, os.X_OK):
@@ -400,11 +511,15 @@ def main():
         return 2
     t0 = time.time()
     basedir = tempfile.mkdtemp(prefix="sluice-difftest-")
+    # A private copy, so that a rebuild during the run cannot disturb it.
+    sluice = os.path.join(basedir, "sluice")
+    shutil.copy2(args.sluice, sluice)
     failed = []
     rows = 0
     seeds = range(args.first, args.first + args.seeds)
     with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as ex:
-        futs = [ex.submit(run_case, s, args.sluice, args.keep, basedir) for s in seeds]
+        futs = [ex.submit(run_case, s, sluice, args.keep, basedir,
+                              not args.no_shortest) for s in seeds]
         for fut in futs:
             seed, sql, inp, case, problems, n = fut.result()
             rows += n
@@ -414,6 +529,8 @@ def main():
                     print("=" * 72)
                     print("FAIL seed %d   (case kept in %s)" % (seed, case))
                     print("input: %s" % inp)
+                    print("rerun: %s run %s/pipeline.sql --input %s --output - --workers 1"
+                          % (args.sluice, case, inp))
                     print(sql)
                     for pr in problems:
                         print(pr)

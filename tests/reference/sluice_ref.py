@@ -425,7 +425,7 @@ def main(argv):
         lines = f.read().split("\n")
     rows, stats = run(query, lines)
     for fields, _ in rows:
-        sys.stdout.write(json.dumps(dict(fields), separators=(",", ":")) + "\n")
+        sys.stdout.write(json.dumps(dict(fields), separators=(",", ":"), ensure_ascii=False) + "\n")
     print(json.dumps(stats), file=sys.stderr)
     return 0
 
