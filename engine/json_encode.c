@@ -12,10 +12,14 @@
  *
  * Doubles: the shortest of "%.15e", "%.16e", "%.17e" (trailing zeros
  * trimmed) that strtod() reads back to the same bits.  17 digits always
- * round-trip, and 15 always give the shortest form when it has <= 15
- * digits; at 16 digits the nearest 16-digit decimal is the one tried, so
- * in rare cases 17 digits are written where some 16-digit form would
- * also round-trip.  The digits are then laid out as JavaScript does:
+ * round-trip.  For a normal double, 15 digits give the shortest form
+ * whenever it has <= 15 digits: the 15-digit grid is coarser than the
+ * double's spacing (10^-15 > 2^-52 relative), so a shorter decimal that
+ * rounds to v is also the 15-digit decimal nearest to v.  Subnormals
+ * have less precision, so for them the digit count is binary searched
+ * over 1..17 (5e-324, not 4.94065645841247e-324).  At 16 digits the
+ * nearest 16-digit decimal is the one tried, so in rare cases 17 digits
+ * are written where some other 16-digit form would also round-trip.  The digits are then laid out as JavaScript does:
  * plain notation for 1e-7 < |v| < 1e21, else "d.ddde+XX" / "de-XX"; plain
  * notation without a fraction gets ".0" (250.0, -0.0), as Jackson and
  * ksqlDB print a DOUBLE, so that a reader still sees a double.
@@ -28,6 +32,7 @@
  * Single-threaded per struct sl_buf; no shared state.
  */
 #include <assert.h>
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -147,11 +152,28 @@ size_t sl_double_shortest(double v, char *out)
         int x = 0, n = 17;
         bool neg = signbit(v) != 0;
 
-        for (int prec = 15; prec <= 17; prec++) {
-                sl_double_digits(v, prec, digits, &x);
-                n = prec;
-                if (sl_dbits(sl_digits_value(neg, digits, n, x)) == sl_dbits(v))
-                        break;
+        if (fabs(v) >= DBL_MIN || v == 0) {
+                for (int prec = 15; prec <= 17; prec++) {
+                        sl_double_digits(v, prec, digits, &x);
+                        n = prec;
+                        if (sl_dbits(sl_digits_value(neg, digits, n, x)) == sl_dbits(v))
+                                break;
+                }
+        } else {
+                /* Subnormals carry fewer than 15 digits' worth of bits, so
+                 * 15 digits can be too many (5e-324).  Round-tripping is
+                 * monotone in the digit count: binary search 1..17. */
+                int lo = 1, hi = 17;
+                while (lo < hi) {
+                        int mid = (lo + hi) / 2;
+                        sl_double_digits(v, mid, digits, &x);
+                        if (sl_dbits(sl_digits_value(neg, digits, mid, x)) == sl_dbits(v))
+                                hi = mid;
+                        else
+                                lo = mid + 1;
+                }
+                n = lo;
+                sl_double_digits(v, n, digits, &x);
         }
         while (n > 1 && digits[n - 1] == '0')
                 n--;

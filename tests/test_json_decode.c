@@ -871,6 +871,81 @@ static void test_many_fields_and_collisions(void **state)
         sl_json_schema_free(js);
 }
 
+/* The decoder guesses members in column order; wrong guesses must fall back. */
+static void test_guess_order(void **state)
+{
+        (void)state;
+        static const struct sl_json_field f[] = {
+                { "a", SL_T_BIGINT }, { "b", SL_T_BIGINT }, { "a", SL_T_STRING },
+                { "longer_name_17chr", SL_T_BIGINT }, { "caf\xc3\xa9", SL_T_BIGINT },
+        };
+        struct sl_json_schema *js = sl_json_schema_new(f, 5);
+        assert_non_null(js);
+        struct rec r;
+        /* after "b" the guess is column 2, the duplicate "a": column 0 gets it */
+        const char *t = "{\"b\":2,\"a\":1}";
+        assert_int_equal(rec_run(&r, js, t, strlen(t)), SL_JSON_OK);
+        assert_true(r.out[0].type == SL_T_BIGINT && r.out[0].u.i == 1);
+        assert_true(r.out[1].type == SL_T_BIGINT && r.out[1].u.i == 2);
+        assert_int_equal(r.out[2].type, SL_T_NULL);
+        rec_free(&r);
+        /* keys that extend, shorten or escape the guessed name */
+        t = "{\"a\":1,\"bb\":5,\"b\":2,\"a\":3,\"longer_n\\u0061me_17chr\":4,\"caf\xc3\xa9\":6}";
+        assert_int_equal(rec_run(&r, js, t, strlen(t)), SL_JSON_OK);
+        assert_true(r.out[0].u.i == 3 && r.out[1].u.i == 2);
+        assert_true(r.out[3].type == SL_T_BIGINT && r.out[3].u.i == 4);
+        assert_true(r.out[4].type == SL_T_BIGINT && r.out[4].u.i == 6);
+        rec_free(&r);
+        static const char *near[] = { "longer_name_17chX", "longer_name_17chr_", "longer_name_17ch",
+                                      "Longer_name_17chr", "longer_nXme_17chr" };
+        static const struct sl_json_field two[] = { { "id", SL_T_BIGINT },
+                                                    { "longer_name_17chr", SL_T_BIGINT } };
+        struct sl_json_schema *js2 = sl_json_schema_new(two, 2);
+        assert_non_null(js2);
+        for (size_t i = 0; i < sizeof near / sizeof *near; i++) {
+                char u[128];
+                /* after "id" column 1 is guessed: the near miss comes there, last */
+                sprintf(u, "{\"id\":0,\"longer_name_17chr\":1,\"id\":0,\"%s\":\"no\"}", near[i]);
+                assert_int_equal(rec_run(&r, js2, u, strlen(u)), SL_JSON_OK);
+                assert_true(r.out[1].type == SL_T_BIGINT && r.out[1].u.i == 1);
+                rec_free(&r);
+        }
+        assert_int_equal(run_str(js2, "{\"id\":0,\"longer_name_17chr", NULL), SL_JSON_ERR_SYNTAX);
+        assert_int_equal(run_str(js2, "{\"id\":0,\"longer_name_17chr\"", NULL), SL_JSON_ERR_SYNTAX);
+        sl_json_schema_free(js2);
+        /* reversed order, and the guessed name right at the record's end */
+        t = "{\"caf\xc3\xa9\":1,\"longer_name_17chr\":2,\"b\":3,\"a\":4}";
+        assert_int_equal(rec_run(&r, js, t, strlen(t)), SL_JSON_OK);
+        assert_true(r.out[0].u.i == 4 && r.out[1].u.i == 3 && r.out[3].u.i == 2 &&
+                    r.out[4].u.i == 1);
+        rec_free(&r);
+        assert_int_equal(run_str(js, "{\"a\":1,\"b\"", NULL), SL_JSON_ERR_SYNTAX);
+        assert_int_equal(run_str(js, "{\"a\":1,\"b", NULL), SL_JSON_ERR_SYNTAX);
+        assert_int_equal(run_str(js, "{\"a\":1,\"longer_name_17chr", NULL), SL_JSON_ERR_SYNTAX);
+        sl_json_schema_free(js);
+
+        /* names a JSON key can only spell with escapes never match raw bytes */
+        static const struct sl_json_field odd[] = {
+                { "q\"x", SL_T_BIGINT }, { "b\\s", SL_T_BIGINT }, { "\xff", SL_T_BIGINT },
+                { "t\tb", SL_T_BIGINT },
+        };
+        js = sl_json_schema_new(odd, 4);
+        assert_non_null(js);
+        /* (a long member follows so that the guess has 8 bytes to load) */
+        assert_int_equal(run_str(js, "{\"q\"x\":1,\"zzzzzzzz\":0}", NULL), SL_JSON_ERR_SYNTAX);
+        assert_int_equal(run_str(js, "{\"q\\\"x\":1,\"b\\s\":1,\"zzzzzzzz\":0}", NULL),
+                         SL_JSON_ERR_SYNTAX);
+        assert_int_equal(run_str(js, "{\"b\\\\s\":1,\"\xff\":1,\"zzzzzzzz\":0}", NULL),
+                         SL_JSON_ERR_SYNTAX);
+        assert_int_equal(run_str(js, "{\"\\u00ff\":1,\"t\tb\":1,\"zzzzzzzz\":0}", NULL),
+                         SL_JSON_ERR_SYNTAX);
+        t = "{\"q\\\"x\":1,\"b\\\\s\":2,\"t\\tb\":4}";
+        assert_int_equal(rec_run(&r, js, t, strlen(t)), SL_JSON_OK);
+        assert_true(r.out[0].u.i == 1 && r.out[1].u.i == 2 && r.out[3].u.i == 4);
+        rec_free(&r);
+        sl_json_schema_free(js);
+}
+
 /*
  * Reference validator for the fuzz differential: plain recursive descent
  * straight from the RFC 8259 grammar, sharing no code with the decoder.
@@ -1275,6 +1350,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test_setup_teardown(test_whitespace_and_layout, setup_tx, teardown_schema),
                 cmocka_unit_test(test_empty_schema_validates),
                 cmocka_unit_test(test_many_fields_and_collisions),
+                cmocka_unit_test(test_guess_order),
                 cmocka_unit_test(test_fuzz_differential),
                 cmocka_unit_test(test_corpus_bad),
                 cmocka_unit_test(test_corpus_good),
