@@ -10,16 +10,18 @@
  * Integers: two digits per step from a 200-byte table; INT64_MIN is
  * handled by working on the unsigned magnitude.
  *
- * Doubles: the shortest of "%.15e", "%.16e", "%.17e" (trailing zeros
- * trimmed) that strtod() reads back to the same bits.  17 digits always
- * round-trip.  For a normal double, 15 digits give the shortest form
+ * Doubles: the shortest of 15, 16, 17 significant digits (trailing
+ * zeros trimmed) that reads back to the same bits.  17 digits always
+ * round-trip.  The fast path takes the digits from one long double
+ * multiply and checks them with exact double arithmetic (fast_candidate);
+ * the slow path prints with "%.*e" and checks with strtod().  For a normal double, 15 digits give the shortest form
  * whenever it has <= 15 digits: the 15-digit grid is coarser than the
  * double's spacing (10^-15 > 2^-52 relative), so a shorter decimal that
  * rounds to v is also the 15-digit decimal nearest to v.  Subnormals
  * have less precision, so for them the digit count is binary searched
- * over 1..17 (5e-324, not 4.94065645841247e-324).  At 16 digits the
- * nearest 16-digit decimal is the one tried, so in rare cases 17 digits
- * are written where some other 16-digit form would also round-trip.  The digits are then laid out as JavaScript does:
+ * over 1..17 (5e-324, not 4.94065645841247e-324).  Exact powers of two
+ * also try the decimal one unit above the nearest (see below).  The
+ * digits are then laid out as JavaScript does:
  * plain notation for 1e-7 < |v| < 1e21, else "d.ddde+XX" / "de-XX"; plain
  * notation without a fraction gets ".0" (250.0, -0.0), as Jackson and
  * ksqlDB print a DOUBLE, so that a reader still sees a double.
@@ -146,18 +148,130 @@ static double sl_digits_value(bool neg, const char *digits, int n, int exp10)
         return strtod(tmp, NULL);
 }
 
+static const double p10d[23] = {
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* 10^k for k <= 27 is exact in x87 long double (5^27 < 2^64). */
+static const long double p10l[28] = {
+        1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L, 1e9L, 1e10L,
+        1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L,
+        1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L,
+};
+
+/*
+ * Fast path: the prec-digit decimal m * 10^q nearest to av (av > 0), from
+ * one long double multiply, and whether it reads back as av, decided with
+ * exact double arithmetic (Clinger: m < 2^53 and |q| <= 22 make
+ * m * 10^q a single correctly rounded operation).  Returns 1 (round-trips),
+ * 0 (does not), -1 (cannot tell here: take the slow path).  m may be off
+ * by one from the nearest when the long double product lands within 2^-64
+ * of a half; that only costs a slow path, never a wrong answer, because a
+ * candidate that round-trips is the only prec-digit decimal that does
+ * (prec <= 16 digits are coarser than the double's spacing).
+ */
+static int fast_candidate(double av, int prec, uint64_t *m, int *x)
+{
+        int e2;
+        (void)frexp(av, &e2);
+        int e10 = (int)floor((e2 - 1) * 0.30102999566398120);
+        for (int tries = 0; tries < 3; tries++) {
+                int s = prec - 1 - e10;
+                if (s < -27 || s > 27)
+                        return -1;
+                long double t = s >= 0 ? (long double)av * p10l[s] : (long double)av / p10l[-s];
+                if (t >= p10l[prec]) {
+                        e10++;
+                        continue;
+                }
+                if (t < p10l[prec - 1]) {
+                        e10--;
+                        continue;
+                }
+                uint64_t mm = (uint64_t)llroundl(t);
+                if ((long double)mm >= p10l[prec]) {
+                        mm /= 10;
+                        e10++;
+                }
+                int q = e10 - (prec - 1);
+                *m = mm;
+                *x = e10;
+                if (mm > (1ull << 53) || q < -22 || q > 22)
+                        return -1;
+                double d = q >= 0 ? (double)mm * p10d[q] : (double)mm / p10d[-q];
+                return d == av;
+        }
+        return -1;
+}
+
+static void u64_digits(uint64_t m, int n, char *digits)
+{
+        for (int i = n - 1; i >= 0; i--) {
+                digits[i] = (char)('0' + m % 10);
+                m /= 10;
+        }
+}
+
+/* digits + 1 ulp in the last place; carries into a new leading 1. */
+static void digits_inc(char *digits, int n, int *x)
+{
+        int i = n - 1;
+        while (i >= 0 && digits[i] == '9')
+                digits[i--] = '0';
+        if (i >= 0) {
+                digits[i]++;
+        } else {
+                digits[0] = '1';
+                (*x)++;
+        }
+}
+
 size_t sl_double_shortest(double v, char *out)
 {
         char digits[24];
         int x = 0, n = 17;
         bool neg = signbit(v) != 0;
+        double av = fabs(v);
+        uint64_t m;
 
-        if (fabs(v) >= DBL_MIN || v == 0) {
-                for (int prec = 15; prec <= 17; prec++) {
+        int r15 = av >= DBL_MIN ? fast_candidate(av, 15, &m, &x) : -1;
+        if (av == 0) {
+                digits[0] = '0';
+                n = 1;
+        } else if (r15 == 1) {
+                n = 15;
+                u64_digits(m, n, digits);
+        } else if (r15 == 0 && fast_candidate(av, 16, &m, &x) == 1) {
+                /* 15 digits are known not to round-trip; 16 do. */
+                n = 16;
+                u64_digits(m, n, digits);
+        } else if (av >= DBL_MIN) {
+                /*
+                 * Exact powers of two have a rounding interval twice as
+                 * wide above as below, so the nearest decimal of some
+                 * length can miss it while the next one up does not (2^89
+                 * is 6.189700196426902e+26, not ...9014e+26): try that
+                 * candidate too, from one digit up.
+                 */
+                bool pow2 = (sl_dbits(av) & ((1ull << 52) - 1)) == 0;
+                bool found = false;
+                for (int prec = pow2 ? 1 : 15; prec <= 17 && !found; prec++) {
                         sl_double_digits(v, prec, digits, &x);
                         n = prec;
-                        if (sl_dbits(sl_digits_value(neg, digits, n, x)) == sl_dbits(v))
-                                break;
+                        if (sl_dbits(sl_digits_value(neg, digits, n, x)) == sl_dbits(v)) {
+                                found = true;
+                        } else if (pow2) {
+                                char up[24];
+                                int xu = x;
+                                memcpy(up, digits, (size_t)n);
+                                digits_inc(up, n, &xu);
+                                if (sl_dbits(sl_digits_value(neg, up, n, xu)) == sl_dbits(v)) {
+                                        memcpy(digits, up, (size_t)n);
+                                        x = xu;
+                                        found = true;
+                                }
+                        }
                 }
         } else {
                 /* Subnormals carry fewer than 15 digits' worth of bits, so
@@ -177,7 +291,7 @@ size_t sl_double_shortest(double v, char *out)
         }
         while (n > 1 && digits[n - 1] == '0')
                 n--;
-        if (digits[0] == '0') /* zero: printf gives 0e+00 */
+        if (digits[0] == '0') /* zero */
                 x = 0;
 
         char *o = out;

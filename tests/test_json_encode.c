@@ -251,6 +251,12 @@ static void test_put_double_cases(void **state)
                 { -1e100, "-1e+100" },
                 { 200.5, "200.5" },
                 { 1678901234000.0, "1678901234000.0" },
+                /* Powers of two: the nearest 16-digit decimal misses the
+                 * narrow lower half of the interval, the next one up fits. */
+                { 0x1p89, "6.189700196426902e+26" },
+                { 79.995, "79.995" },
+                { 5000.01, "5000.01" },
+                { 1234.5600000000002, "1234.5600000000002" },
         };
         struct sl_buf b = { 0 };
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
