@@ -14,7 +14,8 @@
  *
  * Variants:
  *   upsert        one key at a time
- *   upsert_batch  16 keys at a time: hash all, sl_wtable_prefetch all, then
+ *   upsert_batch  16 keys at a time: hash all, sl_wtable_prefetch all,
+ *                 sl_wtable_prefetch_entry all, then
  *                 upsert all, so the index misses of 16 keys overlap
  *   find          lookup only, one key at a time
  *
@@ -194,6 +195,8 @@ void bm_upsert_batch(benchmark::State &state)
                                 h[j] = XXH3_64bits(&keys[j], 8);
                                 sl_wtable_prefetch(wt, h[j]);
                         }
+                        for (size_t j = 0; j < kBatch; j++)
+                                sl_wtable_prefetch_entry(wt, h[j]);
                         for (size_t j = 0; j < kBatch; j++) {
                                 bool inserted;
                                 val *v = (val *)sl_wtable_upsert(

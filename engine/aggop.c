@@ -144,9 +144,12 @@ void sl_aggop_destroy(struct sl_aggop *op)
         free(op);
 }
 
-void sl_aggop_prefetch(struct sl_aggop *op, const struct sl_item *it)
+void sl_aggop_prefetch(struct sl_aggop *op, const struct sl_item *it, int stage)
 {
-        sl_wtable_prefetch(op->wt, it->hash);
+        if (stage == 0)
+                sl_wtable_prefetch(op->wt, it->hash);
+        else
+                sl_wtable_prefetch_entry(op->wt, it->hash);
 }
 
 /* ---- rows ----------------------------------------------------------- */

@@ -31,8 +31,9 @@ struct sl_aggop_stats {
 struct sl_aggop *sl_aggop_new(const struct sl_query *q, const struct sl_plan *p);
 void sl_aggop_destroy(struct sl_aggop *op);
 
-/* Starts the loads of a record's table entry (a few records ahead). */
-void sl_aggop_prefetch(struct sl_aggop *op, const struct sl_item *it);
+/* Starts the loads of a record's table slot (stage 0, ~16 records ahead)
+ * and entry (stage 1, ~8 records ahead). */
+void sl_aggop_prefetch(struct sl_aggop *op, const struct sl_item *it, int stage);
 
 /* Stream time reached st at record seq: close what is due.  0 or -errno. */
 int sl_aggop_advance(struct sl_aggop *op, int64_t st, uint64_t seq,

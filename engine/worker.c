@@ -93,10 +93,13 @@ static int run_batch(struct sl_worker *w, struct sl_inbatch *b)
         }
         int rc = 0;
         for (uint32_t i = 0; i < n && rc == 0; i++) {
-                if (i + PREFETCH_AHEAD < n) {
-                        struct sl_item *ahead = items[i + PREFETCH_AHEAD];
+                for (int stage = 0; stage < 2; stage++) {
+                        uint32_t j = i + (stage ? PREFETCH_AHEAD : 2 * PREFETCH_AHEAD);
+                        if (j >= n)
+                                continue;
+                        struct sl_item *ahead = items[j];
                         if (ahead->kind == SL_ITEM_RECORD && w->ops[ahead->query])
-                                sl_aggop_prefetch(w->ops[ahead->query], ahead);
+                                sl_aggop_prefetch(w->ops[ahead->query], ahead, stage);
                 }
                 struct sl_item *it = items[i];
                 struct sl_aggop *op = w->ops[it->query];

@@ -370,11 +370,15 @@ void sl_wtable_destroy(struct sl_wtable *wt)
  */
 void sl_wtable_prefetch(const struct sl_wtable *wt, uint64_t hash)
 {
+        __builtin_prefetch(&wt->slots[hash & wt->mask], 0);
+}
+
+void sl_wtable_prefetch_entry(const struct sl_wtable *wt, uint64_t hash)
+{
         const uint64_t mask = wt->mask;
         const uint32_t tag = (uint32_t)hash;
         uint64_t i = hash & mask;
 
-        __builtin_prefetch(&wt->slots[i], 0);
         if (!wt->prefetch_entry)
                 return;
         for (int n = 0; n < 8; n++, i = (i + 1) & mask) {

@@ -34,8 +34,15 @@ struct sl_wtable;
 struct sl_wtable *sl_wtable_new(uint32_t value_size, uint32_t initial_cap);
 void sl_wtable_destroy(struct sl_wtable *wt);
 
-/* Starts the memory loads for a lookup of hash: call a few keys ahead. */
+/*
+ * Two-stage prefetch for a stream of lookups: sl_wtable_prefetch starts
+ * loading the index slot of hash (never stalls); sl_wtable_prefetch_entry
+ * reads that slot and starts loading the entry, so call it some keys
+ * later, once the slot has arrived (on small tables it does nothing: the
+ * entries are cached anyway).
+ */
 void sl_wtable_prefetch(const struct sl_wtable *wt, uint64_t hash);
+void sl_wtable_prefetch_entry(const struct sl_wtable *wt, uint64_t hash);
 
 /*
  * Returns the value block of key, inserting a zeroed one if absent

@@ -136,7 +136,8 @@ static void test_growth(void **state)
         assert_true(mem >= (size_t)N * (40 + 16 + 10));
 
         for (uint64_t i = 0; i < N; i++) {
-                sl_wtable_prefetch(wt, mix64(i)); /* the entry prefetch path */
+                sl_wtable_prefetch(wt, mix64(i));
+                sl_wtable_prefetch_entry(wt, mix64(i)); /* the entry prefetch path */
                 struct val *v = sl_wtable_find(wt, mix64(i), &i, sizeof(i));
                 assert_non_null(v);
                 assert_int_equal(v->id, i);
@@ -614,6 +615,7 @@ static void test_random_vs_reference(void **state)
                 unsigned dice = (unsigned)(rnd() % 100);
 
                 sl_wtable_prefetch(wt, h); /* never changes the table */
+                sl_wtable_prefetch_entry(wt, h);
 
                 if (dice < upsert_pct) {
                         bool inserted = false;
