@@ -281,7 +281,15 @@ static int split_mapped(struct run *r, uint32_t si, const char *base, size_t siz
 {
         int rc = 0;
         const char *p = base, *end = base + size;
+        const char *released = base; /* pages before this are given back */
         while (p < end && rc == 0) {
+                /* Give back pages already split: the decoder copied what it
+                 * keeps, so peak RSS does not grow with the input size. */
+                if (p - released >= (64 << 20)) {
+                        size_t n = (size_t)(p - released) & ~(size_t)((64 << 20) - 1);
+                        (void)madvise((void *)released, n, MADV_DONTNEED);
+                        released += n;
+                }
                 const char *nl = memchr(p, '\n', (size_t)(end - p));
                 const char *e = nl ? nl : end;
                 size_t l = (size_t)(e - p);
