@@ -1,6 +1,8 @@
 /*
  * buf.c - growth policy of struct sl_buf: doubling, at least 256 bytes.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "engine/buf.h"
@@ -32,4 +34,15 @@ void sl_buf_free(struct sl_buf *b)
         b->p = NULL;
         b->len = b->cap = 0;
         b->oom = false;
+}
+
+void sl_buf_addf(struct sl_buf *b, const char *fmt, ...)
+{
+        char tmp[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+        va_end(ap);
+        if (n > 0)
+                sl_buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }

@@ -20,6 +20,9 @@ struct sl_buf {
 };
 
 bool sl_buf_grow(struct sl_buf *b, size_t need);
+/* Appends printf-formatted text (at most 1023 bytes per call). */
+void sl_buf_addf(struct sl_buf *b, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 void sl_buf_free(struct sl_buf *b);
 
 static inline bool sl_buf_ok(const struct sl_buf *b)

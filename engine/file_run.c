@@ -416,17 +416,6 @@ static double now(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void addf(struct sl_buf *b, const char *fmt, ...)
-{
-        char tmp[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-        va_end(ap);
-        if (n > 0)
-                sl_buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 static void human_bytes(char *out, size_t cap, uint64_t b)
 {
         if (b >= (1ull << 30))
@@ -480,7 +469,7 @@ static struct sluice_report *make_report(struct run *r, double secs)
         }
         struct sl_buf *b = &rep->text;
         double rate = secs > 0 ? (double)t->records / secs : 0;
-        addf(b, "sluice: %llu records in %.3f s (%.2f M records/s, %.2f M/s per worker, %u workers)\n",
+        sl_buf_addf(b, "sluice: %llu records in %.3f s (%.2f M records/s, %.2f M/s per worker, %u workers)\n",
              (unsigned long long)t->records, secs, rate / 1e6, rate / 1e6 / r->nworkers, r->nworkers);
         for (uint32_t s = 0; s < p->nsources; s++) {
                 const struct sl_source_stats *ss = sl_dispatch_source_stats(r->d, s);
@@ -490,31 +479,31 @@ static struct sluice_report *make_report(struct run *r, double secs)
                 uint64_t drop = 0;
                 for (int k = 0; k < SL_DROP_COUNT; k++)
                         drop += ss->dropped[k];
-                addf(b, "  stream %s: %llu read (%s), %llu dropped", p->sources[s].name,
+                sl_buf_addf(b, "  stream %s: %llu read (%s), %llu dropped", p->sources[s].name,
                      (unsigned long long)ss->read, h, (unsigned long long)drop);
                 const char *sep = " (";
                 for (int k = 0; k < SL_DROP_COUNT; k++)
                         if (ss->dropped[k]) {
-                                addf(b, "%s%llu %s", sep, (unsigned long long)ss->dropped[k],
+                                sl_buf_addf(b, "%s%llu %s", sep, (unsigned long long)ss->dropped[k],
                                      sl_drop_name((enum sl_drop)k));
                                 sep = ", ";
                         }
-                addf(b, "%s\n", drop ? ")" : "");
+                sl_buf_addf(b, "%s\n", drop ? ")" : "");
         }
         for (uint32_t q = 0; q < p->nqueries; q++) {
-                addf(b, "  query %s -> %s: %llu rows written, %llu late, %llu filtered, %llu null key",
+                sl_buf_addf(b, "  query %s -> %s: %llu rows written, %llu late, %llu filtered, %llu null key",
                      p->queries[q].name, p->queries[q].topic, (unsigned long long)qs[q].rows,
                      (unsigned long long)qs[q].late, (unsigned long long)qs[q].filtered,
                      (unsigned long long)qs[q].null_key);
                 if (p->queries[q].kind == SL_Q_AGGREGATE) {
                         human_bytes(h, sizeof h, qs[q].state_bytes);
-                        addf(b, ", peak %llu keys/worker-sum, state %s",
+                        sl_buf_addf(b, ", peak %llu keys/worker-sum, state %s",
                              (unsigned long long)qs[q].keys_max, h);
                 }
-                addf(b, "\n");
+                sl_buf_addf(b, "\n");
         }
         human_bytes(h, sizeof h, t->peak_rss);
-        addf(b, "  totals: %llu dropped, %llu late, %llu rows written; peak RSS %s\n",
+        sl_buf_addf(b, "  totals: %llu dropped, %llu late, %llu rows written; peak RSS %s\n",
              (unsigned long long)t->dropped, (unsigned long long)t->late,
              (unsigned long long)t->rows, h);
         sl_buf_addc(b, '\0');

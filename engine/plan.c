@@ -777,17 +777,6 @@ int sl_plan_source_index(const struct sl_plan *p, const char *name)
 
 /* ---- explain ------------------------------------------------------ */
 
-static void addf(struct sl_buf *b, const char *fmt, ...)
-{
-        char tmp[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-        va_end(ap);
-        if (n > 0)
-                sl_buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 static void add_duration(struct sl_buf *b, int64_t ms)
 {
         static const struct {
@@ -797,79 +786,79 @@ static void add_duration(struct sl_buf *b, int64_t ms)
                      {1000, "SECONDS"}, {1, "MILLISECONDS"}};
         for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
                 if (ms % units[i].ms == 0) {
-                        addf(b, "%lld %s", (long long)(ms / units[i].ms), units[i].unit);
+                        sl_buf_addf(b, "%lld %s", (long long)(ms / units[i].ms), units[i].unit);
                         return;
                 }
 }
 
 void sl_plan_explain(const struct sl_plan *p, struct sl_buf *b)
 {
-        addf(b, "pipeline %s (hash %016llx)\n", p->file, (unsigned long long)p->hash);
+        sl_buf_addf(b, "pipeline %s (hash %016llx)\n", p->file, (unsigned long long)p->hash);
         for (uint32_t i = 0; i < p->nsettings; i++)
-                addf(b, "  set %s = '%s'\n", p->settings[i].key, p->settings[i].value);
+                sl_buf_addf(b, "  set %s = '%s'\n", p->settings[i].key, p->settings[i].value);
         for (uint32_t i = 0; i < p->nsources; i++) {
                 const struct sl_source *s = &p->sources[i];
-                addf(b, "\nsource %s  <- topic '%s', JSON\n  columns:", s->name, s->topic);
+                sl_buf_addf(b, "\nsource %s  <- topic '%s', JSON\n  columns:", s->name, s->topic);
                 for (uint32_t c = 0; c < s->ncols; c++)
-                        addf(b, "%s %s %s%s", c ? "," : "", s->cols[c].name,
+                        sl_buf_addf(b, "%s %s %s%s", c ? "," : "", s->cols[c].name,
                              sl_type_name(s->cols[c].type), s->cols[c].key ? " KEY" : "");
                 if (s->ts_col >= 0)
-                        addf(b, "\n  event time: column %s (epoch ms)\n", s->cols[s->ts_col].name);
+                        sl_buf_addf(b, "\n  event time: column %s (epoch ms)\n", s->cols[s->ts_col].name);
                 else
-                        addf(b, "\n  event time: message timestamp (Kafka); none in file mode\n");
-                addf(b, "  feeds:");
+                        sl_buf_addf(b, "\n  event time: message timestamp (Kafka); none in file mode\n");
+                sl_buf_addf(b, "  feeds:");
                 for (uint32_t k = 0; k < s->nqueries; k++)
-                        addf(b, " %s", p->queries[s->queries[k]].name);
-                addf(b, "\n");
+                        sl_buf_addf(b, " %s", p->queries[s->queries[k]].name);
+                sl_buf_addf(b, "\n");
         }
         for (uint32_t i = 0; i < p->nqueries; i++) {
                 const struct sl_query *q = &p->queries[i];
                 const struct sl_source *s = &p->sources[q->source];
-                addf(b, "\nquery %u: %s %s -> topic '%s'\n", i,
+                sl_buf_addf(b, "\nquery %u: %s %s -> topic '%s'\n", i,
                      q->kind == SL_Q_AGGREGATE ? "TABLE" : "STREAM", q->name, q->topic);
-                addf(b, "  1. scan %s: decode JSON (%u columns)\n", s->name, s->ncols);
+                sl_buf_addf(b, "  1. scan %s: decode JSON (%u columns)\n", s->name, s->ncols);
                 int step = 2;
                 if (q->where)
-                        addf(b, "  %d. filter: compiled WHERE\n", step++);
+                        sl_buf_addf(b, "  %d. filter: compiled WHERE\n", step++);
                 if (q->kind == SL_Q_PROJECT) {
-                        addf(b, "  %d. project:", step++);
+                        sl_buf_addf(b, "  %d. project:", step++);
                         for (uint32_t o = 0; o < q->nout; o++)
-                                addf(b, "%s %s := %s", o ? "," : "", q->out[o].name, q->out[o].text);
-                        addf(b, "\n  %d. emit: one row per input record\n", step);
+                                sl_buf_addf(b, "%s %s := %s", o ? "," : "", q->out[o].name, q->out[o].text);
+                        sl_buf_addf(b, "\n  %d. emit: one row per input record\n", step);
                         continue;
                 }
-                addf(b, "  %d. key: hash(", step++);
+                sl_buf_addf(b, "  %d. key: hash(", step++);
                 for (uint32_t g = 0; g < q->ngroup; g++)
-                        addf(b, "%s%s %s", g ? ", " : "", s->cols[q->group_cols[g]].name,
+                        sl_buf_addf(b, "%s%s %s", g ? ", " : "", s->cols[q->group_cols[g]].name,
                              sl_type_name(q->group_types[g]));
-                addf(b, ") -> worker; drop rows whose key is null\n");
-                addf(b, "  %d. window: ", step++);
+                sl_buf_addf(b, ") -> worker; drop rows whose key is null\n");
+                sl_buf_addf(b, "  %d. window: ", step++);
                 if (q->win.kind == SL_WIN_NONE) {
-                        addf(b, "none (one accumulator per key, never closes)\n");
+                        sl_buf_addf(b, "none (one accumulator per key, never closes)\n");
                 } else {
-                        addf(b, "%s SIZE ", q->win.kind == SL_WIN_TUMBLING ? "TUMBLING" : "HOPPING");
+                        sl_buf_addf(b, "%s SIZE ", q->win.kind == SL_WIN_TUMBLING ? "TUMBLING" : "HOPPING");
                         add_duration(b, q->win.size);
                         if (q->win.kind == SL_WIN_HOPPING) {
-                                addf(b, ", ADVANCE BY ");
+                                sl_buf_addf(b, ", ADVANCE BY ");
                                 add_duration(b, q->win.advance);
                         }
-                        addf(b, ", GRACE PERIOD ");
+                        sl_buf_addf(b, ", GRACE PERIOD ");
                         add_duration(b, q->win.grace);
-                        addf(b, "\n     panes of %lld ms, %u per window, at most %u live per key\n",
+                        sl_buf_addf(b, "\n     panes of %lld ms, %u per window, at most %u live per key\n",
                              (long long)q->win.pane, q->win.pane_per_window, q->win.max_panes);
                 }
-                addf(b, "  %d. aggregate:", step++);
+                sl_buf_addf(b, "  %d. aggregate:", step++);
                 for (uint32_t a = 0; a < q->nagg; a++)
-                        addf(b, "%s %s -> %s", a ? "," : "", q->aggs[a].text,
+                        sl_buf_addf(b, "%s %s -> %s", a ? "," : "", q->aggs[a].text,
                              sl_type_name(q->aggs[a].type));
-                addf(b, "\n");
+                sl_buf_addf(b, "\n");
                 if (q->having)
-                        addf(b, "  %d. having: compiled HAVING\n", step++);
-                addf(b, "  %d. emit %s:", step,
+                        sl_buf_addf(b, "  %d. having: compiled HAVING\n", step++);
+                sl_buf_addf(b, "  %d. emit %s:", step,
                      q->emit == SL_EMIT_FINAL ? "FINAL (one row per key and window, at close)"
                                               : "CHANGES (one row per update)");
                 for (uint32_t o = 0; o < q->nout; o++)
-                        addf(b, "%s %s := %s", o ? "," : "", q->out[o].name, q->out[o].text);
-                addf(b, "\n");
+                        sl_buf_addf(b, "%s %s := %s", o ? "," : "", q->out[o].name, q->out[o].text);
+                sl_buf_addf(b, "\n");
         }
 }
