@@ -77,6 +77,24 @@ expect_rc "oversize record" 0 "$sluice" run "$ex1/pipeline.sql" --input "$tmp/bi
 expect_err "oversize counted" "1 oversize"
 cmp -s "$tmp/big.out" "$ex1/expected/aggregated-transactions-topic.ndjson" && ok "oversize: other rows intact" || bad "oversize: other rows intact"
 
+# A pipe is not mappable: the same through the read() path, oversize included.
+cat "$ex1/input.ndjson" | "$sluice" run "$ex1/pipeline.sql" --input - --output - >"$tmp/pipe.out" 2>"$tmp/err"
+cmp -s "$tmp/pipe.out" "$ex1/expected/aggregated-transactions-topic.ndjson" && ok "pipe input" || bad "pipe input"
+cat "$tmp/big.ndjson" | "$sluice" run "$ex1/pipeline.sql" --input - --max-record 65536 --output "$tmp/bigpipe.out" 2>"$tmp/err"
+expect_err "pipe: oversize counted" "1 oversize"
+cmp -s "$tmp/bigpipe.out" "$ex1/expected/aggregated-transactions-topic.ndjson" && ok "pipe: oversize, other rows intact" || bad "pipe: oversize, other rows intact"
+# A record larger than the 4 MiB read chunk (under the limit) is read whole.
+{
+        head -3 "$ex1/input.ndjson"
+        printf '{"transactionId":"%s","userId":"huge","amount":1,"timestamp":1678901234000}\n' \
+                "$(head -c 6000000 /dev/zero | tr '\0' y)"
+        tail -n +4 "$ex1/input.ndjson"
+} >"$tmp/huge.ndjson"
+cat "$tmp/huge.ndjson" | "$sluice" run "$ex1/pipeline.sql" --input - --output "$tmp/huge.out" 2>"$tmp/err"
+grep -q '"userId":"huge"' "$tmp/huge.out" && ok "pipe: 6 MB record read whole" || { bad "pipe: 6 MB record read whole"; cat "$tmp/err" >&2; }
+"$sluice" run "$ex1/pipeline.sql" --input "$tmp/huge.ndjson" --output "$tmp/huge2.out" 2>"$tmp/err"
+cmp -s "$tmp/huge.out" "$tmp/huge2.out" && ok "mapped and piped input agree" || bad "mapped and piped input agree"
+
 # Identical output for any number of workers, on a stream with disorder
 # (late records), malformed lines, hopping and tumbling windows, CHANGES and FINAL.
 "$gen" --events 200000 --keys 5000 --eps 2000 --disorder 20000 --bad 5 --seed 7 --output "$tmp/gen.ndjson"
