@@ -534,6 +534,8 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
                 struct src_scope ss = {.src = src, .where = "WHERE (use HAVING to filter aggregates)"};
                 if ((rc = compile_into(pl, &q->where, sel->where, resolve_source, &ss, NULL)) != 0)
                         return rc;
+                if (!(q->where_text = expr_text(sel->where)))
+                        return -ENOMEM;
                 if (sl_prog_type(q->where) != SL_T_BOOL && sl_prog_type(q->where) != SL_T_NULL)
                         return errorf(pl->err, sel->where->pos,
                                       "WHERE needs a BOOLEAN condition, found %s",
@@ -607,6 +609,8 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
         if (sel->having) {
                 if ((rc = compile_into(pl, &q->having, sel->having, resolve_output, &os, &os.rc)) != 0)
                         return rc;
+                if (!(q->having_text = expr_text(sel->having)))
+                        return -ENOMEM;
                 if (sl_prog_type(q->having) != SL_T_BOOL && sl_prog_type(q->having) != SL_T_NULL)
                         return errorf(pl->err, sel->having->pos,
                                       "HAVING needs a BOOLEAN condition, found %s",
@@ -692,6 +696,8 @@ void sl_plan_free(struct sl_plan *p)
                 free(q->topic);
                 sl_prog_free(q->where);
                 sl_prog_free(q->having);
+                free(q->where_text);
+                free(q->having_text);
                 for (uint32_t o = 0; o < q->nout; o++) {
                         free(q->out[o].name);
                         free(q->out[o].text);
@@ -819,7 +825,7 @@ void sl_plan_explain(const struct sl_plan *p, struct sl_buf *b)
                 sl_buf_addf(b, "  1. scan %s: decode JSON (%u columns)\n", s->name, s->ncols);
                 int step = 2;
                 if (q->where)
-                        sl_buf_addf(b, "  %d. filter: compiled WHERE\n", step++);
+                        sl_buf_addf(b, "  %d. filter: WHERE %s\n", step++, q->where_text);
                 if (q->kind == SL_Q_PROJECT) {
                         sl_buf_addf(b, "  %d. project:", step++);
                         for (uint32_t o = 0; o < q->nout; o++)
@@ -853,7 +859,7 @@ void sl_plan_explain(const struct sl_plan *p, struct sl_buf *b)
                              sl_type_name(q->aggs[a].type));
                 sl_buf_addf(b, "\n");
                 if (q->having)
-                        sl_buf_addf(b, "  %d. having: compiled HAVING\n", step++);
+                        sl_buf_addf(b, "  %d. having: HAVING %s\n", step++, q->having_text);
                 sl_buf_addf(b, "  %d. emit %s:", step,
                      q->emit == SL_EMIT_FINAL ? "FINAL (one row per key and window, at close)"
                                               : "CHANGES (one row per update)");

@@ -76,6 +76,8 @@ struct sl_query {
         uint32_t source;
         char *topic; /* sink topic */
         struct sl_prog *where; /* NULL: every record */
+        char *where_text;      /* for explain */
+        char *having_text;
         uint32_t nout;
         struct sl_output_col *out;
 

@@ -30,6 +30,8 @@ ex1=$root/examples/01-moving-average
 expect_rc "check ok" 0 "$sluice" check "$ex1/pipeline.sql"
 expect_rc "explain" 0 "$sluice" explain "$ex1/pipeline.sql"
 grep -q "TUMBLING SIZE 5 MINUTES, GRACE PERIOD 30 SECONDS" "$tmp/out" && ok "explain shows window" || bad "explain shows window"
+expect_rc "explain having" 0 "$sluice" explain "$root/examples/02-rolling-balance/pipeline.sql"
+grep -q "having: HAVING (SUM(amount) > 5000)" "$tmp/out" && ok "explain shows HAVING" || bad "explain shows HAVING"
 
 cat >"$tmp/bad.sql" <<'SQL'
 CREATE STREAM s (a STRING, b BIGINT) WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON', TIMESTAMP='b');
