@@ -6,6 +6,10 @@
 #   perf/record.sh [-o OUTDIR] -- COMMAND ARGS...
 #   perf/record.sh -p PID [-s SECONDS] [-o OUTDIR]     # a live process
 #
+# Call graphs: SL_CALLGRAPH=dwarf (the default) unwinds any build; =fp is
+# cheaper but needs frame pointers (meson configure build
+# -Dc_args=-fno-omit-frame-pointer), else user stacks show as [unknown].
+#
 # OUTDIR (default perf/out) gets perf.data, report.txt and stacks.folded
 # (one line per stack: "frame;frame;frame count", the input of
 # flamegraph tools, and of perf/flame.sh).
@@ -21,11 +25,13 @@ while [ $# -gt 0 ]; do
         esac
 done
 mkdir -p "$out"
+cg=${SL_CALLGRAPH:-dwarf}
+[ "$cg" = dwarf ] && cg=dwarf,16384
 if [ -n "$pid" ]; then
-        perf record -e cpu-clock -F 999 -g -p "$pid" -o "$out/perf.data" -- sleep "$secs"
+        perf record -e cpu-clock -F 999 --call-graph "$cg" -p "$pid" -o "$out/perf.data" -- sleep "$secs"
 else
         [ $# -gt 0 ] || { echo "usage: perf/record.sh [-o DIR] -- COMMAND... | -p PID [-s SECONDS]" >&2; exit 2; }
-        perf record -e cpu-clock -F 999 -g -o "$out/perf.data" -- "$@"
+        perf record -e cpu-clock -F 999 --call-graph "$cg" -o "$out/perf.data" -- "$@"
 fi
 perf report -i "$out/perf.data" --no-children --sort pid,sym -g none --stdio 2>/dev/null \
         | grep -v '^#' | grep -v '^$' | head -60 >"$out/report.txt"
