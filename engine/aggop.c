@@ -96,9 +96,8 @@ static inline struct pane *pane_at(const struct sl_aggop *op, struct entry *e,
         return (struct pane *)((char *)(e + 1) + (size_t)slot * op->pane_size);
 }
 
-struct sl_aggop *sl_aggop_new(const struct sl_query *q, const struct sl_plan *p)
+struct sl_aggop *sl_aggop_new(const struct sl_query *q)
 {
-        (void)p;
         struct sl_aggop *op = calloc(1, sizeof *op);
         if (!op)
                 return NULL;

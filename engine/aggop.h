@@ -28,7 +28,7 @@ struct sl_aggop_stats {
         uint64_t bytes;    /* table memory now */
 };
 
-struct sl_aggop *sl_aggop_new(const struct sl_query *q, const struct sl_plan *p);
+struct sl_aggop *sl_aggop_new(const struct sl_query *q);
 void sl_aggop_destroy(struct sl_aggop *op);
 
 /* Starts the loads of a record's table slot (stage 0, ~16 records ahead)

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,11 +69,16 @@ struct compiler {
         uint32_t depth;
 };
 
-static int fail(struct compiler *c, const struct sl_expr *e, const char *fmt,
-                const char *a, const char *b)
+static int fail(struct compiler *c, const struct sl_expr *e, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static int fail(struct compiler *c, const struct sl_expr *e, const char *fmt, ...)
 {
+        va_list ap;
         c->err->pos = e->pos;
-        snprintf(c->err->msg, sizeof c->err->msg, fmt, a, b);
+        va_start(ap, fmt);
+        vsnprintf(c->err->msg, sizeof c->err->msg, fmt, ap);
+        va_end(ap);
         return -EINVAL;
 }
 
@@ -95,7 +101,7 @@ static int push(struct compiler *c, const struct sl_expr *e)
         if (++c->sp > c->max_sp)
                 c->max_sp = c->sp;
         if (c->sp > SL_PROG_MAX_STACK)
-                return fail(c, e, "expression too complex%s%s", "", "");
+                return fail(c, e, "expression too complex");
         return 0;
 }
 
@@ -155,9 +161,7 @@ static int compile_binary(struct compiler *c, const struct sl_expr *e,
                 lt = rt;
         if (rt == SL_T_NULL)
                 rt = lt;
-        char ltn[32], rtn[32];
-        snprintf(ltn, sizeof ltn, "%s", sl_type_name(lt));
-        snprintf(rtn, sizeof rtn, "%s", sl_type_name(rt));
+        const char *ltn = sl_type_name(lt), *rtn = sl_type_name(rt);
 
         if (op == SL_OP_AND || op == SL_OP_OR) {
                 if ((lt != SL_T_BOOL && lt != SL_T_NULL) ||
@@ -193,13 +197,9 @@ static int compile_binary(struct compiler *c, const struct sl_expr *e,
                 *type = SL_T_BOOL;
                 return emit(c, cop, 0, (uint8_t)op);
         }
-        if (!num && !(lt == SL_T_NULL && rt == SL_T_NULL)) {
-                c->err->pos = e->pos;
-                snprintf(c->err->msg, sizeof c->err->msg,
-                         "operator %s cannot be applied to %s and %s",
-                         op_text(op), ltn, rtn);
-                return -EINVAL;
-        }
+        if (!num && !(lt == SL_T_NULL && rt == SL_T_NULL))
+                return fail(c, e, "operator %s cannot be applied to %s and %s",
+                            op_text(op), ltn, rtn);
         static const enum op iops[] = {
                 [SL_OP_ADD] = OP_ADD_I, [SL_OP_SUB] = OP_SUB_I,
                 [SL_OP_MUL] = OP_MUL_I, [SL_OP_DIV] = OP_DIV_I,
@@ -219,7 +219,7 @@ static int compile(struct compiler *c, const struct sl_expr *e,
         int rc, k;
 
         if (++c->depth > 256)
-                return fail(c, e, "expression nested too deeply%s%s", "", "");
+                return fail(c, e, "expression nested too deeply");
         switch (e->kind) {
         case SL_EX_INT:
                 v.type = SL_T_BIGINT;
@@ -262,14 +262,12 @@ static int compile(struct compiler *c, const struct sl_expr *e,
                         return rc;
                 if (e->op == SL_OP_NOT) {
                         if (t != SL_T_BOOL && t != SL_T_NULL)
-                                return fail(c, e, "NOT needs a BOOLEAN operand, found %s%s",
-                                            sl_type_name(t), "");
+                                return fail(c, e, "NOT needs a BOOLEAN operand, found %s", sl_type_name(t));
                         *type = SL_T_BOOL;
                         rc = emit(c, OP_NOT, 0, 0);
                 } else {
                         if (!sl_type_is_numeric(t) && t != SL_T_NULL)
-                                return fail(c, e, "unary - needs a number, found %s%s",
-                                            sl_type_name(t), "");
+                                return fail(c, e, "unary - needs a number, found %s", sl_type_name(t));
                         *type = t == SL_T_DOUBLE ? SL_T_DOUBLE : SL_T_BIGINT;
                         rc = emit(c, t == SL_T_DOUBLE ? OP_NEG_D : OP_NEG_I, 0, 0);
                 }
@@ -287,7 +285,7 @@ static int compile(struct compiler *c, const struct sl_expr *e,
                 break;
         }
         default:
-                return fail(c, e, "unsupported expression%s%s", "", "");
+                return fail(c, e, "unsupported expression");
         }
         c->depth--;
         return rc;

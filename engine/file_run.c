@@ -548,7 +548,7 @@ int sluice_run_files(const struct sluice_pipeline *pl, const struct sluice_file_
                 goto out;
         }
         for (uint32_t w = 0; w < r.nworkers; w++) {
-                if ((rc = sl_worker_init(&r.workers[w], w, r.plan, &r.stop, &r.stop)) != 0)
+                if ((rc = sl_worker_init(&r.workers[w], w, r.plan, &r.stop)) != 0)
                         goto out;
                 r.workers[w].cpu = opts->no_pin ? -1 : (int)(w % ncpu);
         }

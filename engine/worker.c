@@ -28,9 +28,9 @@
 #define MAX_ITEMS (SL_BATCH_BYTES / sizeof(struct sl_item) + 1)
 
 int sl_worker_init(struct sl_worker *w, uint32_t id, const struct sl_plan *p,
-                   const _Atomic bool *stop, _Atomic bool *fail)
+                   _Atomic bool *stop)
 {
-        *w = (struct sl_worker){.id = id, .cpu = -1, .plan = p, .stop = stop, .fail = fail};
+        *w = (struct sl_worker){.id = id, .cpu = -1, .plan = p, .stop = stop};
         int rc = sl_ring_init(&w->in, 64);
         if (rc == 0)
                 rc = sl_ring_init(&w->out, 256);
@@ -44,7 +44,7 @@ int sl_worker_init(struct sl_worker *w, uint32_t id, const struct sl_plan *p,
         for (uint32_t q = 0; q < p->nqueries; q++) {
                 if (p->queries[q].kind != SL_Q_AGGREGATE)
                         continue;
-                w->ops[q] = sl_aggop_new(&p->queries[q], p);
+                w->ops[q] = sl_aggop_new(&p->queries[q]);
                 if (!w->ops[q])
                         return -ENOMEM;
         }
@@ -149,7 +149,7 @@ static void *worker_main(void *arg)
         }
         w->rc = rc;
         if (rc)
-                atomic_store_explicit(w->fail, true, memory_order_relaxed);
+                atomic_store_explicit(w->stop, true, memory_order_relaxed);
         return NULL;
 }
 

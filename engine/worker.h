@@ -24,15 +24,15 @@ struct sl_worker {
         struct sl_aggop **ops;     /* per query; NULL for projections */
         struct sl_buf row;         /* worker thread only */
         uint64_t *proj_rows;       /* per query: rows of projections */
-        const _Atomic bool *stop;  /* set by whoever fails first */
-        _Atomic bool *fail;        /* this worker sets it on error */
+        _Atomic bool *stop;        /* any thread that fails sets it (relaxed: it only
+                                    * tells waiters to give up; results travel in rings) */
         int rc;                    /* worker thread writes; read after join */
         pthread_t thread;
 };
 
 /* Allocates rings and per-query state.  0 or -ENOMEM. */
 int sl_worker_init(struct sl_worker *w, uint32_t id, const struct sl_plan *p,
-                   const _Atomic bool *stop, _Atomic bool *fail);
+                   _Atomic bool *stop);
 void sl_worker_fini(struct sl_worker *w);
 int sl_worker_start(struct sl_worker *w);
 

@@ -61,7 +61,7 @@ static void h_init(struct h *h, const char *sql)
         if (!h->plan)
                 fail_msg("plan: %s", err);
         h->q = &h->plan->queries[0];
-        h->op = sl_aggop_new(h->q, h->plan);
+        h->op = sl_aggop_new(h->q);
         assert_non_null(h->op);
         assert_int_equal(sl_ring_init(&h->ring, 64), 0);
         atomic_init(&h->stop, false);
