@@ -61,7 +61,7 @@ struct bucket {
 struct pending {
         int64_t wend;
         uint64_t first;
-        uint32_t off, len;
+        uint32_t off, len, klen;
 };
 
 struct sl_aggop {
@@ -73,6 +73,8 @@ struct sl_aggop {
         int64_t st;     /* stream time seen by this worker */
         int64_t k_done; /* every close index <= k_done has been processed */
         bool started;
+        bool keyed;     /* rows start with their message key (Kafka mode) */
+        uint32_t klen;  /* key bytes at the start of row */
 
         uint32_t nbuckets;
         struct bucket *buckets;
@@ -226,6 +228,9 @@ static bool build_row(struct sl_aggop *op)
         if (op->q->having && !sl_prog_test(op->q->having, op->env))
                 return false;
         sl_buf_reset(&op->row);
+        if (op->keyed)
+                sl_key_text(op->q, op->env, &op->row);
+        op->klen = (uint32_t)op->row.len;
         sl_row_json(op->q, op->env, &op->row);
         return true;
 }
@@ -242,7 +247,8 @@ static int pend_row(struct sl_aggop *op, int64_t wend, uint64_t first)
         }
         op->pend[op->npend++] = (struct pending){
                 .wend = wend, .first = first,
-                .off = (uint32_t)op->pend_text.len, .len = (uint32_t)op->row.len};
+                .off = (uint32_t)op->pend_text.len, .len = (uint32_t)op->row.len,
+                .klen = op->klen};
         sl_buf_add(&op->pend_text, op->row.p, op->row.len);
         return sl_buf_ok(&op->pend_text) ? 0 : -ENOMEM;
 }
@@ -263,7 +269,7 @@ static int drain_pending(struct sl_aggop *op, uint64_t seq, struct sl_outq *oq)
         for (uint32_t i = 0; i < op->npend && rc == 0; i++)
                 rc = sl_outq_row(oq, seq, (uint16_t)op->q->index, op->pend[i].wend,
                                  op->pend[i].first, op->pend_text.p + op->pend[i].off,
-                                 op->pend[i].len);
+                                 op->pend[i].len, op->pend[i].klen);
         op->stats.rows += op->npend;
         op->npend = 0;
         sl_buf_reset(&op->pend_text);
@@ -507,7 +513,7 @@ int sl_aggop_record(struct sl_aggop *op, struct sl_item *it, struct sl_outq *oq)
                 if (build_row(op)) {
                         op->stats.rows++;
                         return sl_outq_row(oq, it->seq, (uint16_t)q->index, 0, 0,
-                                           op->row.p, (uint32_t)op->row.len);
+                                           op->row.p, (uint32_t)op->row.len, op->klen);
                 }
                 return 0;
         }
@@ -517,7 +523,7 @@ int sl_aggop_record(struct sl_aggop *op, struct sl_item *it, struct sl_outq *oq)
                         continue;
                 op->stats.rows++;
                 rc = sl_outq_row(oq, it->seq, (uint16_t)q->index, s + w->size, first,
-                                 op->row.p, (uint32_t)op->row.len);
+                                 op->row.p, (uint32_t)op->row.len, op->klen);
         }
         return rc;
 }
@@ -536,6 +542,11 @@ int sl_aggop_flush(struct sl_aggop *op, struct sl_outq *oq)
                         rc = drain_pending(op, SL_SEQ_EOF, oq);
         }
         return rc;
+}
+
+void sl_aggop_set_keyed(struct sl_aggop *op, bool keyed)
+{
+        op->keyed = keyed;
 }
 
 void sl_aggop_stats(const struct sl_aggop *op, struct sl_aggop_stats *st)

@@ -43,6 +43,9 @@ int sl_aggop_record(struct sl_aggop *op, struct sl_item *it, struct sl_outq *oq)
 /* End of input: EMIT FINAL rows for every open window.  0 or -errno. */
 int sl_aggop_flush(struct sl_aggop *op, struct sl_outq *oq);
 
+/* Kafka mode: every row starts with its message key (sl_key_text). */
+void sl_aggop_set_keyed(struct sl_aggop *op, bool keyed);
+
 void sl_aggop_stats(const struct sl_aggop *op, struct sl_aggop_stats *st);
 
 /* Builds the JSON text of one output row from its environment. */

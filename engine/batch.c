@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "engine/batch.h"
+#include "engine/plan.h"
 
 struct sl_inbatch *sl_inbatch_new(uint32_t cap)
 {
@@ -27,6 +28,7 @@ struct sl_outbatch *sl_outbatch_new(uint32_t cap)
         struct sl_outbatch *b = malloc(sizeof *b + cap);
         if (b) {
                 b->progress = 0;
+                b->cut = 0;
                 b->used = 0;
                 b->cap = cap;
         }
@@ -61,8 +63,10 @@ static int push(struct sl_outq *oq)
 }
 
 int sl_outq_row(struct sl_outq *oq, uint64_t seq, uint16_t query, int64_t wend,
-                uint64_t first, const char *text, uint32_t len)
+                uint64_t first, const char *text, uint32_t len, uint32_t klen)
 {
+        if (oq->suppress)
+                return 0;
         uint32_t need = sl_row_size(len);
         if (oq->cur && oq->cur->cap - oq->cur->used < need) {
                 /* Progress of a mid-input flush: rows before this one are
@@ -79,9 +83,11 @@ int sl_outq_row(struct sl_outq *oq, uint64_t seq, uint16_t query, int64_t wend,
         }
         struct sl_row *r = (struct sl_row *)(oq->cur->data + oq->cur->used);
         *r = (struct sl_row){.seq = seq, .wend = wend, .first = first,
-                             .len = len, .query = query};
+                             .cause_ts = oq->cause_ts, .len = len, .klen = klen,
+                             .query = query};
         memcpy(r + 1, text, len);
         oq->cur->used += need;
+        oq->rows++;
         return 0;
 }
 
@@ -94,4 +100,55 @@ int sl_outq_flush(struct sl_outq *oq, uint64_t progress)
         }
         oq->cur->progress = progress;
         return push(oq);
+}
+
+int sl_outq_mark(struct sl_outq *oq, uint64_t cut)
+{
+        if (!oq->cur) {
+                oq->cur = sl_outbatch_new(256);
+                if (!oq->cur)
+                        return -ENOMEM;
+        }
+        oq->cur->cut = cut;
+        return push(oq);
+}
+
+uint32_t sl_item_need(const struct sl_query *q, const struct sl_value *vals,
+                      uint32_t nvals, uint32_t klen)
+{
+        size_t strbytes = 0;
+        for (uint32_t i = 0; i < q->used_cols; i++) {
+                const struct sl_value *v = &vals[q->used[i]];
+                if (v->type == SL_T_STRING)
+                        strbytes += v->u.s.len;
+        }
+        size_t need = sizeof(struct sl_item) + nvals * sizeof(struct sl_value) + klen + strbytes;
+        need = (need + 7) & ~(size_t)7;
+        return need > UINT32_MAX / 2 ? UINT32_MAX : (uint32_t)need;
+}
+
+void sl_item_fill(struct sl_item *it, uint32_t need, const struct sl_query *q,
+                  const struct sl_value *vals, uint32_t nvals,
+                  const char *key, uint32_t klen)
+{
+        it->size = need;
+        it->klen = klen;
+        it->query = (uint16_t)q->index;
+        it->kind = SL_ITEM_RECORD;
+        it->nvals = nvals;
+        struct sl_value *iv = sl_item_vals(it);
+        for (uint32_t c = 0; c < nvals; c++)
+                iv[c].type = SL_T_NULL;
+        char *k = (char *)(iv + nvals);
+        memcpy(k, key, klen);
+        char *s = k + klen;
+        for (uint32_t i = 0; i < q->used_cols; i++) {
+                uint32_t c = q->used[i];
+                iv[c] = vals[c];
+                if (iv[c].type == SL_T_STRING) {
+                        memcpy(s, iv[c].u.s.p, iv[c].u.s.len);
+                        iv[c].u.s.p = s;
+                        s += iv[c].u.s.len;
+                }
+        }
 }

@@ -60,6 +60,17 @@ static inline const char *sl_item_key(const struct sl_item *it)
         return (const char *)((const struct sl_value *)(it + 1) + it->nvals);
 }
 
+struct sl_query;
+
+/* Bytes of an item holding the columns q uses from vals, and a key. */
+uint32_t sl_item_need(const struct sl_query *q, const struct sl_value *vals,
+                      uint32_t nvals, uint32_t klen);
+/* Fills a record item of `need` bytes (from sl_item_need): header, the
+ * used columns (others NULL) with their strings copied in, and the key. */
+void sl_item_fill(struct sl_item *it, uint32_t need, const struct sl_query *q,
+                  const struct sl_value *vals, uint32_t nvals,
+                  const char *key, uint32_t klen);
+
 struct sl_inbatch {
         uint64_t progress;
         uint32_t used; /* bytes of data[] in use */
@@ -72,9 +83,11 @@ struct sl_row {
         uint64_t seq;
         int64_t wend;
         uint64_t first;
-        uint32_t len; /* bytes of text */
+        int64_t cause_ts; /* Kafka mode: CreateTime of the input that caused it */
+        uint32_t len;     /* bytes of text, key included */
+        uint32_t klen;    /* Kafka mode: the first klen bytes are the message key */
         uint16_t query;
-        uint16_t pad;
+        uint16_t pad[3];
         /* char text[len], padded to 8 */
 };
 
@@ -90,6 +103,9 @@ static inline uint32_t sl_row_size(uint32_t len)
 
 struct sl_outbatch {
         uint64_t progress;
+        uint64_t cut;  /* Kafka mode: non-zero: every row of this worker for
+                        * input handed over before cut request `cut` is in
+                        * this batch or an earlier one */
         uint32_t used;
         uint32_t cap;
         alignas(8) char data[];
@@ -109,12 +125,18 @@ struct sl_outq {
         struct sl_ring *ring;
         struct sl_outbatch *cur;
         const _Atomic bool *stop; /* set when the run is aborted */
+        bool suppress;            /* replaying: rows are computed, not kept */
+        int64_t cause_ts;         /* stamped on every row */
+        uint64_t rows;            /* rows kept */
 };
 
-/* Appends a row; returns 0 or -ENOMEM. */
+/* Appends a row whose first klen bytes of text are its key; returns 0 or
+ * -ENOMEM.  Nothing is kept while oq->suppress is set. */
 int sl_outq_row(struct sl_outq *oq, uint64_t seq, uint16_t query, int64_t wend,
-                uint64_t first, const char *text, uint32_t len);
+                uint64_t first, const char *text, uint32_t len, uint32_t klen);
 /* Pushes the current batch with the given progress (may be empty). */
 int sl_outq_flush(struct sl_outq *oq, uint64_t progress);
+/* Pushes the current batch (may be empty) marked with cut id `cut`. */
+int sl_outq_mark(struct sl_outq *oq, uint64_t cut);
 
 #endif

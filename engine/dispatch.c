@@ -14,8 +14,8 @@
 #include <xxhash.h>
 
 #include "engine/dispatch.h"
-#include "engine/json_decode.h"
 #include "engine/key.h"
+#include "engine/record.h"
 
 struct qstate {
         int64_t st;         /* stream time: max event time that reached the aggregation */
@@ -32,8 +32,7 @@ struct sl_dispatch {
         struct sl_source_stats *sstats;
         struct sl_query_stats *qstats;
         struct sl_value vals[SL_MAX_COLS];
-        char *scratch;
-        size_t scratch_cap;
+        struct sl_scratch scratch;
         struct sl_buf key;
         uint64_t done_seq;  /* every record <= done_seq is fully routed */
         uint32_t since_flush;
@@ -74,7 +73,7 @@ void sl_dispatch_destroy(struct sl_dispatch *d)
         free(d->qs);
         free(d->sstats);
         free(d->qstats);
-        free(d->scratch);
+        free(d->scratch.p);
         sl_buf_free(&d->key);
         free(d);
 }
@@ -140,43 +139,18 @@ static int put_item(struct sl_dispatch *d, uint32_t w, const struct sl_source *s
                     const struct sl_query *q, uint8_t kind, uint64_t seq,
                     uint64_t hash, int64_t ts, int64_t st)
 {
-        uint32_t klen = kind == SL_ITEM_RECORD ? (uint32_t)d->key.len : 0;
-        uint32_t nvals = kind == SL_ITEM_RECORD ? src->ncols : 0;
-        size_t strbytes = 0;
-        if (kind == SL_ITEM_RECORD)
-                for (uint32_t i = 0; i < q->used_cols; i++) {
-                        const struct sl_value *v = &d->vals[q->used[i]];
-                        if (v->type == SL_T_STRING)
-                                strbytes += v->u.s.len;
-                }
-        size_t need = sizeof(struct sl_item) + nvals * sizeof(struct sl_value) + klen + strbytes;
-        need = (need + 7) & ~(size_t)7;
-        if (need > UINT32_MAX / 2)
+        uint32_t need = kind == SL_ITEM_RECORD
+                ? sl_item_need(q, d->vals, src->ncols, (uint32_t)d->key.len)
+                : (uint32_t)sizeof(struct sl_item);
+        if (need == UINT32_MAX)
                 return -E2BIG;
-        struct sl_item *it = reserve(d, w, (uint32_t)need);
+        struct sl_item *it = reserve(d, w, need);
         if (!it)
                 return atomic_load_explicit(d->stop, memory_order_relaxed) ? -ECANCELED : -ENOMEM;
         *it = (struct sl_item){.seq = seq, .hash = hash, .ts = ts, .st = st,
-                               .size = (uint32_t)need, .klen = klen,
-                               .query = (uint16_t)q->index, .kind = kind,
-                               .nvals = nvals};
-        if (kind != SL_ITEM_RECORD)
-                return 0;
-        struct sl_value *vals = sl_item_vals(it);
-        for (uint32_t c = 0; c < nvals; c++)
-                vals[c].type = SL_T_NULL;
-        char *key = (char *)(vals + nvals);
-        memcpy(key, d->key.p, klen);
-        char *s = key + klen;
-        for (uint32_t i = 0; i < q->used_cols; i++) {
-                uint32_t c = q->used[i];
-                vals[c] = d->vals[c];
-                if (vals[c].type == SL_T_STRING) {
-                        memcpy(s, vals[c].u.s.p, vals[c].u.s.len);
-                        vals[c].u.s.p = s;
-                        s += vals[c].u.s.len;
-                }
-        }
+                               .size = need, .query = (uint16_t)q->index, .kind = kind};
+        if (kind == SL_ITEM_RECORD)
+                sl_item_fill(it, need, q, d->vals, src->ncols, d->key.p, (uint32_t)d->key.len);
         return 0;
 }
 
@@ -228,38 +202,14 @@ int sl_dispatch_record(struct sl_dispatch *d, uint32_t si, uint64_t seq,
         struct sl_source_stats *sst = &d->sstats[si];
         sst->read++;
         sst->bytes += len;
-        if (d->scratch_cap < len) {
-                size_t cap = len < 4096 ? 4096 : len * 2;
-                char *s = realloc(d->scratch, cap);
-                if (!s)
-                        return -ENOMEM;
-                d->scratch = s;
-                d->scratch_cap = cap;
-        }
-        struct sl_json_error je;
-        enum sl_json_status js = sl_json_decode(src->js, rec, len, d->vals, d->scratch, &je);
-        int rc = 0;
-        if (js != SL_JSON_OK) {
-                if (js == SL_JSON_ERR_TYPE && je.field == src->ts_col)
-                        sst->dropped[SL_DROP_BAD_TS]++;
-                else
-                        sst->dropped[js == SL_JSON_ERR_NOT_OBJECT ? SL_DROP_NOT_OBJECT
-                                     : js == SL_JSON_ERR_TYPE     ? SL_DROP_BAD_TYPE
-                                                                  : SL_DROP_NOT_JSON]++;
-                goto done;
-        }
         int64_t ts = 0;
-        if (src->ts_col >= 0) {
-                const struct sl_value *t = &d->vals[src->ts_col];
-                if (t->type == SL_T_NULL) {
-                        sst->dropped[SL_DROP_NO_TS]++;
-                        goto done;
-                }
-                if (t->u.i < SL_TS_MIN || t->u.i > SL_TS_MAX) {
-                        sst->dropped[SL_DROP_BAD_TS]++;
-                        goto done;
-                }
-                ts = t->u.i;
+        int rc = 0;
+        int why = sl_record_decode(src, rec, len, d->vals, &d->scratch, 0, &ts);
+        if (why < 0)
+                return why;
+        if (why != SL_DROP_COUNT) {
+                sst->dropped[why]++;
+                goto done;
         }
         for (uint32_t k = 0; k < src->nqueries && rc == 0; k++)
                 rc = route_query(d, src, &d->plan->queries[src->queries[k]], seq, ts);

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "engine/json_encode.h"
 #include "engine/key.h"
 
 static void put8(struct sl_buf *out, uint64_t v)
@@ -89,4 +90,24 @@ void sl_key_decode(const struct sl_query *q, const char *key, uint32_t klen,
                         break;
                 }
         }
+}
+
+void sl_key_text(const struct sl_query *q, const struct sl_value *env,
+                 struct sl_buf *out)
+{
+        if (q->ngroup == 1 && env[0].type == SL_T_STRING) {
+                sl_buf_add(out, env[0].u.s.p, env[0].u.s.len);
+                return;
+        }
+        if (q->ngroup == 1) {
+                sl_json_put_value(out, &env[0]); /* a number's text */
+                return;
+        }
+        sl_buf_addc(out, '[');
+        for (uint32_t g = 0; g < q->ngroup; g++) {
+                if (g)
+                        sl_buf_addc(out, ',');
+                sl_json_put_value(out, &env[g]);
+        }
+        sl_buf_addc(out, ']');
 }

@@ -23,4 +23,12 @@ void sl_key_encode(const struct sl_query *q, const struct sl_value *vals,
 void sl_key_decode(const struct sl_query *q, const char *key, uint32_t klen,
                    struct sl_value *out);
 
+/*
+ * The Kafka message key of an output row, from the group values in
+ * env[0, ngroup): one STRING column: its bytes; one other column: its JSON
+ * text (1234, 2.5, true); several: a JSON array of them.
+ */
+void sl_key_text(const struct sl_query *q, const struct sl_value *env,
+                 struct sl_buf *out);
+
 #endif

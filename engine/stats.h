@@ -15,6 +15,8 @@ enum sl_drop {
         SL_DROP_NO_TS,      /* timestamp column missing or null */
         SL_DROP_BAD_TS,     /* timestamp not an integer, or out of range */
         SL_DROP_OVERSIZE,   /* longer than the record size limit */
+        SL_DROP_NULL_VALUE, /* Kafka: a message with no value (tombstone) */
+        SL_DROP_BAD_KEY,    /* Kafka: the message key does not parse as the KEY column's type */
         SL_DROP_COUNT,
 };
 

@@ -80,7 +80,7 @@ static int project(struct sl_worker *w, struct sl_item *it)
                 return -ENOMEM;
         w->proj_rows[it->query]++;
         return sl_outq_row(&w->oq, it->seq, it->query, 0, 0, w->row.p,
-                           (uint32_t)w->row.len);
+                           (uint32_t)w->row.len, 0);
 }
 
 static int run_batch(struct sl_worker *w, struct sl_inbatch *b)

@@ -1,0 +1,264 @@
+/*
+ * part.c - one input partition's processing; see part.h.
+ *
+ * The same steps as the file-mode dispatcher and worker, fused: no routing
+ * is needed because a partition's keys all live here, and no ticks are
+ * needed because every record of the partition reaches its aggregations
+ * (stream time travels in each item).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "engine/aggop.h"
+#include "engine/key.h"
+#include "engine/part.h"
+#include "engine/record.h"
+
+struct sl_part {
+        const struct sl_plan *plan;
+        const struct sl_source *src;
+        uint32_t src_index;
+        int32_t partition;
+        struct sl_outq *oq;
+        struct sl_aggop **ops;   /* per plan query; NULL unless it aggregates src */
+        int64_t *st;             /* per plan query: stream time */
+        int64_t replay_until;
+        int64_t next_offset;
+        struct sl_value vals[SL_MAX_COLS];
+        struct sl_scratch scratch;
+        struct sl_buf key;
+        struct sl_buf row;
+        struct sl_item *item;    /* scratch for one item */
+        uint32_t item_cap;
+        struct sl_source_stats sst;
+        struct sl_query_stats *qst;
+};
+
+static void free_ops(struct sl_part *pt)
+{
+        for (uint32_t q = 0; q < pt->plan->nqueries; q++) {
+                if (pt->ops[q]) {
+                        struct sl_aggop_stats as;
+                        sl_aggop_stats(pt->ops[q], &as);
+                        pt->qst[q].late += as.late;
+                        pt->qst[q].rows += as.rows;
+                        sl_aggop_destroy(pt->ops[q]);
+                        pt->ops[q] = NULL;
+                }
+                pt->st[q] = INT64_MIN;
+        }
+}
+
+static int make_ops(struct sl_part *pt)
+{
+        for (uint32_t k = 0; k < pt->src->nqueries; k++) {
+                const struct sl_query *q = &pt->plan->queries[pt->src->queries[k]];
+                if (q->kind != SL_Q_AGGREGATE)
+                        continue;
+                pt->ops[q->index] = sl_aggop_new(q);
+                if (!pt->ops[q->index])
+                        return -ENOMEM;
+                sl_aggop_set_keyed(pt->ops[q->index], true);
+        }
+        return 0;
+}
+
+struct sl_part *sl_part_new(const struct sl_plan *p, uint32_t src,
+                            int32_t partition, struct sl_outq *oq)
+{
+        struct sl_part *pt = calloc(1, sizeof *pt);
+        if (!pt)
+                return NULL;
+        pt->plan = p;
+        pt->src = &p->sources[src];
+        pt->src_index = src;
+        pt->partition = partition;
+        pt->oq = oq;
+        pt->ops = calloc(p->nqueries, sizeof *pt->ops);
+        pt->st = calloc(p->nqueries, sizeof *pt->st);
+        pt->qst = calloc(p->nqueries, sizeof *pt->qst);
+        if (!pt->ops || !pt->st || !pt->qst || make_ops(pt) != 0) {
+                sl_part_destroy(pt);
+                return NULL;
+        }
+        for (uint32_t q = 0; q < p->nqueries; q++)
+                pt->st[q] = INT64_MIN;
+        return pt;
+}
+
+void sl_part_destroy(struct sl_part *pt)
+{
+        if (!pt)
+                return;
+        if (pt->ops)
+                free_ops(pt);
+        free(pt->ops);
+        free(pt->st);
+        free(pt->qst);
+        free(pt->scratch.p);
+        free(pt->item);
+        sl_buf_free(&pt->key);
+        sl_buf_free(&pt->row);
+        free(pt);
+}
+
+int sl_part_reset(struct sl_part *pt, int64_t replay_until)
+{
+        free_ops(pt);
+        pt->replay_until = replay_until;
+        pt->next_offset = 0;
+        return make_ops(pt);
+}
+
+static int project(struct sl_part *pt, const struct sl_query *q, uint64_t seq,
+                   const char *key, size_t klen)
+{
+        sl_buf_reset(&pt->row);
+        if (key)
+                sl_buf_add(&pt->row, key, klen);
+        uint32_t kl = (uint32_t)pt->row.len;
+        sl_row_json(q, pt->vals, &pt->row);
+        if (!sl_buf_ok(&pt->row))
+                return -ENOMEM;
+        if (!pt->oq->suppress)
+                pt->qst[q->index].rows++;
+        return sl_outq_row(pt->oq, seq, (uint16_t)q->index, 0, 0, pt->row.p,
+                           (uint32_t)pt->row.len, kl);
+}
+
+static int aggregate(struct sl_part *pt, const struct sl_query *q, uint64_t seq,
+                     int64_t ts)
+{
+        for (uint32_t g = 0; g < q->ngroup; g++)
+                if (pt->vals[q->group_cols[g]].type == SL_T_NULL) {
+                        pt->qst[q->index].null_key++;
+                        return 0;
+                }
+        sl_buf_reset(&pt->key);
+        sl_key_encode(q, pt->vals, &pt->key);
+        if (!sl_buf_ok(&pt->key))
+                return -ENOMEM;
+        uint32_t need = sl_item_need(q, pt->vals, pt->src->ncols, (uint32_t)pt->key.len);
+        if (need == UINT32_MAX)
+                return -E2BIG;
+        if (need > pt->item_cap) {
+                uint32_t cap = need < 4096 ? 4096 : need * 2;
+                struct sl_item *it = realloc(pt->item, cap);
+                if (!it)
+                        return -ENOMEM;
+                pt->item = it;
+                pt->item_cap = cap;
+        }
+        if (ts > pt->st[q->index])
+                pt->st[q->index] = ts;
+        struct sl_item *it = pt->item;
+        *it = (struct sl_item){.seq = seq, .ts = ts, .st = pt->st[q->index],
+                               .hash = XXH3_64bits(pt->key.p, pt->key.len)};
+        sl_item_fill(it, need, q, pt->vals, pt->src->ncols, pt->key.p, (uint32_t)pt->key.len);
+        return sl_aggop_record(pt->ops[q->index], it, pt->oq);
+}
+
+int sl_part_record(struct sl_part *pt, int64_t offset, const char *key,
+                   size_t klen, const char *val, size_t vlen, int64_t msg_ts)
+{
+        const struct sl_source *src = pt->src;
+        pt->next_offset = offset + 1;
+        pt->oq->suppress = offset < pt->replay_until;
+        pt->oq->cause_ts = msg_ts;
+        pt->sst.read++;
+        pt->sst.bytes += vlen;
+        if (!val) {
+                pt->sst.dropped[SL_DROP_NULL_VALUE]++;
+                return 0;
+        }
+        int64_t ts;
+        int why = sl_record_decode(src, val, vlen, pt->vals, &pt->scratch, msg_ts, &ts);
+        if (why < 0)
+                return why;
+        if (why != SL_DROP_COUNT) {
+                pt->sst.dropped[why]++;
+                return 0;
+        }
+        /* KEY columns come from the message key; a record without one keeps
+         * what its value holds (sluice-gen and file-mode data carry both). */
+        if (key && !sl_record_key_columns(src, key, klen, pt->vals)) {
+                pt->sst.dropped[SL_DROP_BAD_KEY]++;
+                return 0;
+        }
+        uint64_t seq = (uint64_t)offset + 1;
+        int rc = 0;
+        for (uint32_t k = 0; k < src->nqueries && rc == 0; k++) {
+                const struct sl_query *q = &pt->plan->queries[src->queries[k]];
+                if (q->where && !sl_prog_test(q->where, pt->vals)) {
+                        pt->qst[q->index].filtered++;
+                        continue;
+                }
+                rc = q->kind == SL_Q_PROJECT ? project(pt, q, seq, key, klen)
+                                             : aggregate(pt, q, seq, ts);
+        }
+        return rc;
+}
+
+int sl_part_flush(struct sl_part *pt)
+{
+        pt->oq->suppress = false;
+        int rc = 0;
+        for (uint32_t q = 0; q < pt->plan->nqueries && rc == 0; q++)
+                if (pt->ops[q])
+                        rc = sl_aggop_flush(pt->ops[q], pt->oq);
+        return rc;
+}
+
+uint32_t sl_part_source(const struct sl_part *pt)
+{
+        return pt->src_index;
+}
+
+int32_t sl_part_partition(const struct sl_part *pt)
+{
+        return pt->partition;
+}
+
+int64_t sl_part_next_offset(const struct sl_part *pt)
+{
+        return pt->next_offset;
+}
+
+void sl_part_add_stats(const struct sl_part *pt, struct sl_source_stats *sst,
+                       struct sl_query_stats *qst)
+{
+        sst->read += pt->sst.read;
+        sst->bytes += pt->sst.bytes;
+        for (int k = 0; k < SL_DROP_COUNT; k++)
+                sst->dropped[k] += pt->sst.dropped[k];
+        for (uint32_t q = 0; q < pt->plan->nqueries; q++) {
+                struct sl_query_stats *t = &qst[q];
+                const struct sl_query_stats *s = &pt->qst[q];
+                t->filtered += s->filtered;
+                t->null_key += s->null_key;
+                t->late += s->late;
+                t->rows += s->rows;
+                if (pt->ops[q]) {
+                        struct sl_aggop_stats as;
+                        sl_aggop_stats(pt->ops[q], &as);
+                        t->late += as.late;
+                        t->rows += as.rows;
+                        t->keys_max += as.keys_max;
+                        t->state_bytes += as.bytes;
+                }
+        }
+}
+
+uint64_t sl_part_keys(const struct sl_part *pt)
+{
+        uint64_t n = 0;
+        for (uint32_t q = 0; q < pt->plan->nqueries; q++)
+                if (pt->ops[q]) {
+                        struct sl_aggop_stats as;
+                        sl_aggop_stats(pt->ops[q], &as);
+                        n += as.keys;
+                }
+        return n;
+}

@@ -1,0 +1,59 @@
+/*
+ * part.h - Kafka mode: the processing of one input partition.
+ *
+ * A partition is processed on its own, in offset order, by the worker that
+ * owns it: decode, KEY columns from the message key, WHERE, group key, and
+ * the aggregation state of every query reading the source, with stream
+ * time kept per partition (as Kafka Streams does).  The output is a pure
+ * function of the partition's records, which is what makes recovery by
+ * replay exact: after a rewind, records below `replay_until` are processed
+ * again with their rows suppressed, rebuilding the state without writing a
+ * row twice.
+ *
+ * Rows go to the worker's output queue; each row's text starts with its
+ * message key (klen bytes), and carries the CreateTime of the record that
+ * caused it.
+ *
+ * Owned by one thread at a time (the worker).
+ */
+#ifndef SL_PART_H
+#define SL_PART_H
+
+#include <stdint.h>
+
+#include "engine/batch.h"
+#include "engine/plan.h"
+#include "engine/stats.h"
+
+struct sl_part;
+
+struct sl_part *sl_part_new(const struct sl_plan *p, uint32_t src,
+                            int32_t partition, struct sl_outq *oq);
+void sl_part_destroy(struct sl_part *pt);
+
+/* Drops all state; records at offsets < replay_until will rebuild it with
+ * their rows suppressed. */
+int sl_part_reset(struct sl_part *pt, int64_t replay_until);
+
+/*
+ * One message.  key may be NULL (no key); val NULL is a tombstone (dropped,
+ * counted).  msg_ts is the message timestamp (ms).  0 or -errno (-ENOMEM,
+ * -ECANCELED when the run stops while a full output ring waits).
+ */
+int sl_part_record(struct sl_part *pt, int64_t offset, const char *key,
+                   size_t klen, const char *val, size_t vlen, int64_t msg_ts);
+
+/* End of a bounded input: EMIT FINAL rows for every open window. */
+int sl_part_flush(struct sl_part *pt);
+
+uint32_t sl_part_source(const struct sl_part *pt);
+int32_t sl_part_partition(const struct sl_part *pt);
+int64_t sl_part_next_offset(const struct sl_part *pt);
+/* Adds the partition's counters to sst and qst[plan->nqueries] (rows are
+ * rows computed, replayed ones included). */
+void sl_part_add_stats(const struct sl_part *pt, struct sl_source_stats *sst,
+                       struct sl_query_stats *qst);
+/* Live keys over the partition's aggregations (open windows' keys). */
+uint64_t sl_part_keys(const struct sl_part *pt);
+
+#endif
