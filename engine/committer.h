@@ -46,6 +46,7 @@ struct sl_offset {
 
 struct sl_out_msg {
         const char *topic;
+        uint32_t query;    /* index of the query that made the row */
         const char *key;   /* NULL: no key */
         uint32_t klen;
         const char *val;

@@ -30,20 +30,13 @@
 #include "engine/dispatch.h"
 #include "engine/merge.h"
 #include "engine/plan.h"
+#include "engine/report.h"
 #include "engine/worker.h"
 #include "include/sluice/sluice.h"
 
 #define READ_CHUNK (4u << 20)
 #define DEFAULT_MAX_RECORD (16u << 20)
 
-struct sluice_pipeline {
-        struct sl_plan *plan;
-};
-
-struct sluice_report {
-        struct sluice_totals t;
-        struct sl_buf text;
-};
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -416,33 +409,14 @@ static double now(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void human_bytes(char *out, size_t cap, uint64_t b)
-{
-        if (b >= (1ull << 30))
-                snprintf(out, cap, "%.2f GiB", (double)b / (1ull << 30));
-        else if (b >= (1ull << 20))
-                snprintf(out, cap, "%.1f MiB", (double)b / (1ull << 20));
-        else
-                snprintf(out, cap, "%.1f KiB", (double)b / 1024);
-}
-
 static struct sluice_report *make_report(struct run *r, double secs)
 {
         const struct sl_plan *p = r->plan;
-        struct sluice_report *rep = calloc(1, sizeof *rep);
-        if (!rep)
-                return NULL;
-        struct sluice_totals *t = &rep->t;
-        t->workers = r->nworkers;
-        t->seconds = secs;
-        struct rusage ru;
-        if (getrusage(RUSAGE_SELF, &ru) == 0)
-                t->peak_rss = (uint64_t)ru.ru_maxrss * 1024;
         struct sl_query_stats *qs = calloc(p->nqueries, sizeof *qs);
-        if (!qs) {
-                free(rep);
-                return NULL;
-        }
+        struct sl_source_stats *ss = calloc(p->nsources, sizeof *ss);
+        struct sluice_report *rep = NULL;
+        if (!qs || !ss)
+                goto out;
         for (uint32_t q = 0; q < p->nqueries; q++) {
                 qs[q] = *sl_dispatch_query_stats(r->d, q);
                 qs[q].rows = r->sinks.rows[q];
@@ -455,64 +429,13 @@ static struct sluice_report *make_report(struct run *r, double secs)
                         qs[q].keys_max += as.keys_max;
                         qs[q].state_bytes += as.bytes;
                 }
-                t->late += qs[q].late;
-                t->filtered += qs[q].filtered;
-                t->rows += qs[q].rows;
         }
-        char h[32];
-        for (uint32_t s = 0; s < p->nsources; s++) {
-                const struct sl_source_stats *ss = sl_dispatch_source_stats(r->d, s);
-                t->records += ss->read;
-                t->bytes += ss->bytes;
-                for (int k = 0; k < SL_DROP_COUNT; k++)
-                        t->dropped += ss->dropped[k];
-        }
-        struct sl_buf *b = &rep->text;
-        double rate = secs > 0 ? (double)t->records / secs : 0;
-        sl_buf_addf(b, "sluice: %llu records in %.3f s (%.2f M records/s, %.2f M/s per worker, %u workers)\n",
-             (unsigned long long)t->records, secs, rate / 1e6, rate / 1e6 / r->nworkers, r->nworkers);
-        for (uint32_t s = 0; s < p->nsources; s++) {
-                const struct sl_source_stats *ss = sl_dispatch_source_stats(r->d, s);
-                if (!p->sources[s].nqueries)
-                        continue;
-                human_bytes(h, sizeof h, ss->bytes);
-                uint64_t drop = 0;
-                for (int k = 0; k < SL_DROP_COUNT; k++)
-                        drop += ss->dropped[k];
-                sl_buf_addf(b, "  stream %s: %llu read (%s), %llu dropped", p->sources[s].name,
-                     (unsigned long long)ss->read, h, (unsigned long long)drop);
-                const char *sep = " (";
-                for (int k = 0; k < SL_DROP_COUNT; k++)
-                        if (ss->dropped[k]) {
-                                sl_buf_addf(b, "%s%llu %s", sep, (unsigned long long)ss->dropped[k],
-                                     sl_drop_name((enum sl_drop)k));
-                                sep = ", ";
-                        }
-                sl_buf_addf(b, "%s\n", drop ? ")" : "");
-        }
-        for (uint32_t q = 0; q < p->nqueries; q++) {
-                sl_buf_addf(b, "  query %s -> %s: %llu rows written, %llu late, %llu filtered, %llu null key",
-                     p->queries[q].name, p->queries[q].topic, (unsigned long long)qs[q].rows,
-                     (unsigned long long)qs[q].late, (unsigned long long)qs[q].filtered,
-                     (unsigned long long)qs[q].null_key);
-                if (p->queries[q].kind == SL_Q_AGGREGATE) {
-                        human_bytes(h, sizeof h, qs[q].state_bytes);
-                        sl_buf_addf(b, ", peak %llu keys/worker-sum, state %s",
-                             (unsigned long long)qs[q].keys_max, h);
-                }
-                sl_buf_addf(b, "\n");
-        }
-        human_bytes(h, sizeof h, t->peak_rss);
-        sl_buf_addf(b, "  totals: %llu dropped, %llu late, %llu rows written; peak RSS %s\n",
-             (unsigned long long)t->dropped, (unsigned long long)t->late,
-             (unsigned long long)t->rows, h);
-        sl_buf_addc(b, '\0');
+        for (uint32_t s = 0; s < p->nsources; s++)
+                ss[s] = *sl_dispatch_source_stats(r->d, s);
+        rep = sl_report_end(sl_report_new(p, ss, qs, secs, r->nworkers, "rows written"));
+out:
         free(qs);
-        if (!sl_buf_ok(b)) {
-                sl_buf_free(b);
-                free(rep);
-                return NULL;
-        }
+        free(ss);
         return rep;
 }
 

@@ -10,6 +10,8 @@
  * while running.
  */
 #include <errno.h>
+#include <signal.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,22 +19,61 @@
 #include <string.h>
 
 #include "include/sluice/sluice.h"
+#include "tools/demo.h"
 
 #define EXIT_USAGE 2
+#define EXIT_FATAL_KAFKA 3
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+        (void)sig;
+        stop_flag = 1;
+}
+
+static void catch_signals(void)
+{
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+}
+
+static void print_started(void *arg, const char *bootstrap, const char *group)
+{
+        (void)arg;
+        fprintf(stderr, "sluice: brokers %s, group %s\n", bootstrap, group);
+}
 
 static void usage(FILE *f)
 {
         fputs("usage: sluice run PIPELINE.sql --input [STREAM=]FILE ... [--output FILE|DIR|-]\n"
               "                  [--workers N] [--max-record BYTES] [--no-pin] [--quiet]\n"
+              "       sluice run PIPELINE.sql [--bootstrap HOST:PORT | --mock] [--group ID]\n"
+              "                  [--set NAME=VALUE]... [--workers N] [--bounded] [--no-pin]\n"
+              "                  [--partitions N] [--status | --no-status] [--quiet]\n"
+              "       sluice demo [--seconds S] [--rate EVENTS_PER_S] [--workers N]\n"
               "       sluice check PIPELINE.sql\n"
               "       sluice explain PIPELINE.sql\n"
               "       sluice version\n"
               "\n"
-              "run      runs the pipeline over NDJSON files (one JSON object per line);\n"
-              "         --output - (the default) writes rows to standard output; a directory\n"
-              "         gets one <topic>.ndjson per sink; a summary goes to standard error.\n"
+              "run      with --input: runs the pipeline over NDJSON files (one JSON object per\n"
+              "         line); --output - (the default) writes rows to standard output; a\n"
+              "         directory gets one <topic>.ndjson per sink.\n"
+              "         without --input: runs against Kafka (brokers from --bootstrap or SET\n"
+              "         'bootstrap.servers'; --mock starts librdkafka's mock cluster in process),\n"
+              "         exactly-once by default, until SIGINT/SIGTERM (or, with --bounded, the\n"
+              "         end of the input, closing every window as file mode does).  --set passes\n"
+              "         any librdkafka property, or a sluice one (processing.guarantee,\n"
+              "         commit.interval.ms, state.recovery).  A summary goes to standard error.\n"
+              "demo     the mock cluster, generated transactions and the moving-average and\n"
+              "         high-activity pipelines, live.\n"
               "check    parses and plans the pipeline, reporting errors as FILE:LINE:COL.\n"
-              "explain  prints the plan.\n",
+              "explain  prints the plan.\n"
+              "\n"
+              "exit codes: 0 done, 2 usage or pipeline error (nothing ran), 1 failure while\n"
+              "running, 3 Kafka reported a fatal error (a fenced producer)\n",
               f);
 }
 
@@ -106,16 +147,64 @@ static int cmd_run(int argc, char **argv)
                 {"no-pin", no_argument, NULL, 'P'},
                 {"quiet", no_argument, NULL, 'q'},
                 {"help", no_argument, NULL, 'h'},
+                {"bootstrap", required_argument, NULL, 'b'},
+                {"group", required_argument, NULL, 'g'},
+                {"set", required_argument, NULL, 's'},
+                {"mock", no_argument, NULL, 'M'},
+                {"partitions", required_argument, NULL, 'p'},
+                {"bounded", no_argument, NULL, 'B'},
+                {"status", no_argument, NULL, 'S'},
+                {"no-status", no_argument, NULL, 'N'},
                 {NULL, 0, NULL, 0},
         };
         struct sluice_input inputs[64];
         struct sluice_file_opts o = {.inputs = inputs, .output = "-"};
-        bool quiet = false;
+        static const char *sets[256];
+        struct sluice_kafka_opts k = {.settings = sets, .stop = &stop_flag,
+                                      .started = print_started, .status = isatty(2)};
+        bool quiet = false, kafka_flag = false, output_given = false;
         unsigned long long v;
         int c;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "i:o:w:m:qh", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "i:o:w:m:qhb:g:s:", longopts, NULL)) != -1) {
                 switch (c) {
+                case 'b':
+                        k.bootstrap = optarg;
+                        kafka_flag = true;
+                        break;
+                case 'g':
+                        k.group = optarg;
+                        kafka_flag = true;
+                        break;
+                case 's':
+                        if (k.nsettings == 256 || !strchr(optarg, '=') || optarg[0] == '=') {
+                                fprintf(stderr, "sluice run: --set '%s': expected NAME=VALUE (at most 256)\n",
+                                        optarg);
+                                return EXIT_USAGE;
+                        }
+                        sets[k.nsettings++] = optarg;
+                        kafka_flag = true;
+                        break;
+                case 'M':
+                        k.mock = true;
+                        kafka_flag = true;
+                        break;
+                case 'p':
+                        if (parse_uint("--partitions", optarg, 1024, &v) || v == 0)
+                                return EXIT_USAGE;
+                        k.mock_partitions = (unsigned)v;
+                        kafka_flag = true;
+                        break;
+                case 'B':
+                        k.bounded = true;
+                        kafka_flag = true;
+                        break;
+                case 'S':
+                        k.status = true;
+                        break;
+                case 'N':
+                        k.status = false;
+                        break;
                 case 'i': {
                         if (o.ninputs == 64) {
                                 fprintf(stderr, "sluice run: too many --input (at most 64)\n");
@@ -138,6 +227,7 @@ static int cmd_run(int argc, char **argv)
                 }
                 case 'o':
                         o.output = optarg;
+                        output_given = true;
                         break;
                 case 'w':
                         if (parse_uint("--workers", optarg, 256, &v) || v == 0) {
@@ -146,6 +236,7 @@ static int cmd_run(int argc, char **argv)
                                 return EXIT_USAGE;
                         }
                         o.workers = (unsigned)v;
+                        k.workers = (unsigned)v;
                         break;
                 case 'm':
                         if (parse_uint("--max-record", optarg, 1ull << 30, &v) || v == 0)
@@ -154,6 +245,7 @@ static int cmd_run(int argc, char **argv)
                         break;
                 case 'P':
                         o.no_pin = true;
+                        k.no_pin = true;
                         break;
                 case 'q':
                         quiet = true;
@@ -172,8 +264,18 @@ static int cmd_run(int argc, char **argv)
                         argv[optind + 1 < argc ? optind + 1 : optind]);
                 return EXIT_USAGE;
         }
-        if (o.ninputs == 0) {
-                fprintf(stderr, "sluice run: no --input given (file mode needs NDJSON input)\n");
+        if (o.ninputs && kafka_flag) {
+                fprintf(stderr, "sluice run: --input runs over files; Kafka flags (--bootstrap, "
+                                "--group, --set, --mock, --partitions, --bounded) do not apply\n");
+                return EXIT_USAGE;
+        }
+        if (!o.ninputs && output_given) {
+                fprintf(stderr, "sluice run: --output is for file mode (with --input); in Kafka "
+                                "mode rows go to each query's KAFKA_TOPIC\n");
+                return EXIT_USAGE;
+        }
+        if (k.mock && k.bootstrap) {
+                fprintf(stderr, "sluice run: --mock and --bootstrap exclude each other\n");
                 return EXIT_USAGE;
         }
         struct sluice_pipeline *p = load(argv[optind]);
@@ -181,7 +283,15 @@ static int cmd_run(int argc, char **argv)
                 return EXIT_USAGE;
         char err[1024];
         struct sluice_report *rep = NULL;
-        int rc = sluice_run_files(p, &o, &rep, err, sizeof err);
+        int rc;
+        if (o.ninputs) {
+                rc = sluice_run_files(p, &o, &rep, err, sizeof err);
+        } else {
+                if (quiet)
+                        k.started = NULL;
+                catch_signals();
+                rc = sluice_run_kafka(p, &k, &rep, err, sizeof err);
+        }
         if (rep && !quiet)
                 fputs(sluice_report_text(rep), stderr);
         sluice_report_free(rep);
@@ -192,7 +302,7 @@ static int cmd_run(int argc, char **argv)
         }
         if (rc) {
                 fprintf(stderr, "sluice: %s\n", err);
-                return 1;
+                return rc == -ENOTRECOVERABLE ? EXIT_FATAL_KAFKA : 1;
         }
         return 0;
 }
@@ -206,6 +316,10 @@ int main(int argc, char **argv)
         const char *cmd = argv[1];
         if (strcmp(cmd, "run") == 0)
                 return cmd_run(argc - 1, argv + 1);
+        if (strcmp(cmd, "demo") == 0) {
+                catch_signals();
+                return sluice_demo(argc - 1, argv + 1, &stop_flag);
+        }
         if (strcmp(cmd, "check") == 0)
                 return cmd_check(argc - 1, argv + 1);
         if (strcmp(cmd, "explain") == 0)

@@ -67,6 +67,36 @@ SLUICE_API int sluice_run_files(const struct sluice_pipeline *p,
                                 struct sluice_report **report,
                                 char *err, size_t errlen);
 
+struct sluice_kafka_opts {
+        const char *bootstrap;        /* NULL: SET 'bootstrap.servers' */
+        const char *group;            /* NULL: SET 'application.id', else the file name */
+        const char *const *settings;  /* "name=value": librdkafka or sluice properties */
+        unsigned nsettings;
+        unsigned workers;             /* 0: one per online CPU, at most the partitions */
+        bool no_pin;
+        bool mock;                    /* start librdkafka's mock cluster in process */
+        unsigned mock_brokers;        /* 0: 3 */
+        unsigned mock_partitions;     /* per topic; 0: 4 */
+        bool bounded;                 /* stop at the end of the input and close every
+                                       * window, as file mode does */
+        bool status;                  /* a live status line on standard error */
+        volatile int *stop;           /* set non-zero (e.g. by a signal handler) to stop:
+                                       * the run commits what it processed and returns 0 */
+        /* Called once the brokers are known (the mock's address with mock). */
+        void (*started)(void *arg, const char *bootstrap, const char *group);
+        void *arg;
+};
+
+/*
+ * Runs the pipeline against Kafka until *opts->stop is set (or, bounded,
+ * the input ends).  Exactly-once by default.  Returns as sluice_run_files;
+ * -ENOTRECOVERABLE when Kafka reports a fatal error (a fenced producer).
+ */
+SLUICE_API int sluice_run_kafka(const struct sluice_pipeline *p,
+                                const struct sluice_kafka_opts *opts,
+                                struct sluice_report **report,
+                                char *err, size_t errlen);
+
 struct sluice_totals {
         uint64_t records;  /* input records read (blank lines excluded) */
         uint64_t dropped;  /* bad input, all reasons */

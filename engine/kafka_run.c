@@ -1,0 +1,1417 @@
+/*
+ * kafka_run.c - Kafka mode: consumer, workers, transactional producer.
+ *
+ *   Kafka thread (the caller's)                        worker w (pinned)
+ *   ───────────────────────────                        ─────────────────
+ *   consume batches (consumer queue) ──kbatch ring──▶  per owned partition:
+ *     route by partition to its owner                    sl_part_record
+ *     committer: pushed offsets                          (decode, WHERE, key,
+ *   drain rows ◀────────────────────outbatch ring────    aggregate, rows)
+ *     produce into the open transaction
+ *   every commit.interval.ms:
+ *     cut: CUT(n) to every worker; produce rows until
+ *     every worker's marker n; send offsets; commit
+ *
+ * The transaction logic (what is committed when, what an abort rewinds)
+ * is engine/committer.c, proven by the deterministic simulation; this file
+ * is its librdkafka side (struct sl_txn_ops) and the threads around it.
+ *
+ * Recovery (until checkpoints): a partition, when assigned or rewound
+ * after an abort, is read again from its beginning with rows suppressed up
+ * to its committed offset, which rebuilds its windows exactly
+ * (state.recovery = 'replay', the default); state.recovery = 'none' starts
+ * at the committed offset with empty state instead.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/committer.h"
+#include "engine/kafka_run.h"
+#include "engine/part.h"
+#include "engine/report.h"
+
+#define KBATCH_MSGS 1024
+#define LAT_BUCKETS 10001 /* ms; the last one is "10 s or more" */
+
+enum kb_kind { KB_MSGS, KB_ASSIGN, KB_RESET, KB_REVOKE, KB_CUT, KB_FLUSH, KB_STOP };
+
+struct kent {
+        struct sl_part *part;
+        rd_kafka_message_t *m;
+};
+
+/* What travels from the Kafka thread to a worker. */
+struct kbatch {
+        uint32_t kind;
+        uint32_t n;
+        struct sl_part *part; /* ASSIGN, RESET, REVOKE */
+        int64_t arg;          /* RESET: replay_until; CUT, FLUSH: cut id */
+        struct kent e[];
+};
+
+struct kworker {
+        uint32_t id;
+        int cpu;
+        pthread_t thread;
+        bool started;
+        struct sl_ring in, out;
+        struct sl_outq oq;
+        _Atomic bool *stop;
+        /* worker thread only */
+        struct sl_part **parts;
+        uint32_t nparts, cap;
+        struct sl_source_stats *sst; /* of destroyed partitions */
+        struct sl_query_stats *qst;
+        const struct sl_plan *plan;
+        int rc;
+        /* read by the Kafka thread for the status line */
+        _Atomic uint64_t records;
+        _Atomic uint64_t keys;
+        /* Kafka thread only */
+        struct kbatch *cur;
+        uint32_t owned;
+        uint64_t marker;  /* last cut id seen */
+};
+
+struct kpart {
+        struct sl_part *part;
+        uint32_t worker;
+        int64_t last;     /* last offset handed over in this batch, -1: none */
+        bool eof;
+};
+
+struct kbyte_map {
+        struct kpart **p; /* by partition number */
+        uint32_t n;
+};
+
+struct krun {
+        const struct sl_plan *plan;
+        const struct sluice_kafka_opts *opts;
+        char *err;
+        size_t errlen;
+        const char *bootstrap;
+        char group[256];
+        bool eos;
+        bool replay;
+        bool plain_commit;    /* also commit offsets outside the transaction */
+        bool checked_offsets; /* did the broker keep transactional offsets? */
+        int64_t commit_ms;
+        rd_kafka_t *consumer, *producer, *mock_rk;
+        rd_kafka_mock_cluster_t *mock;
+        rd_kafka_queue_t *cq;
+        rd_kafka_topic_t **out_rkt;   /* per query */
+        rd_kafka_consumer_group_metadata_t *cgmd;
+        rd_kafka_topic_partition_list_t *alo_offsets;
+        struct kworker *w;
+        uint32_t nw;
+        struct kbyte_map *map;        /* per source */
+        uint32_t assigned;
+        struct sl_committer c;
+        struct sl_txn_ops ops;
+        uint64_t cut_id;
+        bool discard;                 /* rows belong to an aborted transaction */
+        int fatal;                    /* a fatal Kafka error happened */
+        int rc;
+        _Atomic bool stop;            /* a thread failed */
+        char kerr[512];               /* last librdkafka error text */
+        uint64_t dr_failed;
+        /* latency: input CreateTime to commit (EOS) or delivery (ALO) */
+        int64_t *txn_ts;
+        size_t ntxn_ts, captxn_ts;
+        uint64_t *lat;
+        uint64_t nlat;
+        /* counters */
+        uint64_t consumed;
+        uint64_t produced;
+        double t0;
+        double last_status;
+        uint64_t st_consumed, st_produced, st_txns;
+};
+
+static void errf(struct krun *r, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->err, r->errlen, fmt, ap);
+        va_end(ap);
+}
+
+static double now_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool sl_kafka_own_setting(const char *name)
+{
+        static const char *const own[] = {
+                "application.id", "processing.guarantee", "commit.interval.ms",
+                "state.dir", "state.recovery", "checkpoint.interval.ms",
+                "late.records.topic", "dlq.topic", "state.max.bytes", NULL,
+        };
+        if (strncmp(name, "sluice.", 7) == 0)
+                return true;
+        for (int i = 0; own[i]; i++)
+                if (strcmp(name, own[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+static void fold_part(struct kworker *w, struct sl_part *pt)
+{
+        sl_part_add_stats(pt, &w->sst[sl_part_source(pt)], w->qst);
+}
+
+static void drop_part(struct kworker *w, struct sl_part *pt)
+{
+        for (uint32_t i = 0; i < w->nparts; i++)
+                if (w->parts[i] == pt) {
+                        w->parts[i] = w->parts[--w->nparts];
+                        break;
+                }
+        fold_part(w, pt);
+        sl_part_destroy(pt);
+}
+
+static int run_kbatch(struct kworker *w, struct kbatch *b)
+{
+        int rc = 0;
+        switch (b->kind) {
+        case KB_MSGS:
+                for (uint32_t i = 0; i < b->n; i++) {
+                        rd_kafka_message_t *m = b->e[i].m;
+                        if (rc == 0) {
+                                rd_kafka_timestamp_type_t tt;
+                                int64_t ts = rd_kafka_message_timestamp(m, &tt);
+                                rc = sl_part_record(b->e[i].part, m->offset, m->key,
+                                                    m->key_len, m->payload, m->len, ts);
+                        }
+                        rd_kafka_message_destroy(m);
+                }
+                atomic_fetch_add_explicit(&w->records, b->n, memory_order_relaxed);
+                break;
+        case KB_ASSIGN:
+                if (w->nparts == w->cap) {
+                        uint32_t cap = w->cap ? 2 * w->cap : 16;
+                        struct sl_part **p = realloc(w->parts, cap * sizeof *p);
+                        if (!p)
+                                return -ENOMEM;
+                        w->parts = p;
+                        w->cap = cap;
+                }
+                w->parts[w->nparts++] = b->part;
+                break;
+        case KB_RESET:
+                rc = sl_part_reset(b->part, b->arg);
+                break;
+        case KB_REVOKE:
+                drop_part(w, b->part);
+                break;
+        case KB_FLUSH:
+                for (uint32_t i = 0; i < w->nparts && rc == 0; i++)
+                        rc = sl_part_flush(w->parts[i]);
+                if (rc == 0)
+                        rc = sl_outq_mark(&w->oq, (uint64_t)b->arg);
+                break;
+        case KB_CUT:
+                rc = sl_outq_mark(&w->oq, (uint64_t)b->arg);
+                break;
+        }
+        if (b->kind != KB_CUT && b->kind != KB_FLUSH && rc == 0 && w->oq.cur &&
+            w->oq.cur->used > SL_BATCH_BYTES / 2)
+                rc = sl_outq_flush(&w->oq, 0);
+        return rc;
+}
+
+static void *kworker_main(void *arg)
+{
+        struct kworker *w = arg;
+        uint32_t spins = 0, batches = 0;
+        int rc = 0;
+        for (;;) {
+                void *p;
+                if (!sl_ring_pop1_spsc(&w->in, &p)) {
+                        /* Idle: hand over what is queued so rows are not held back. */
+                        if (w->oq.cur && w->oq.cur->used && (rc = sl_outq_flush(&w->oq, 0)) != 0)
+                                break;
+                        if (atomic_load_explicit(w->stop, memory_order_relaxed)) {
+                                rc = -ECANCELED;
+                                break;
+                        }
+                        sl_backoff(&spins);
+                        continue;
+                }
+                spins = 0;
+                struct kbatch *b = p;
+                bool stop = b->kind == KB_STOP;
+                if (!stop)
+                        rc = run_kbatch(w, b);
+                free(b);
+                if (rc || stop)
+                        break;
+                if ((++batches & 63) == 0) {
+                        uint64_t keys = 0;
+                        for (uint32_t i = 0; i < w->nparts; i++)
+                                keys += sl_part_keys(w->parts[i]);
+                        atomic_store_explicit(&w->keys, keys, memory_order_relaxed);
+                }
+        }
+        while (w->nparts)
+                drop_part(w, w->parts[0]);
+        w->rc = rc;
+        if (rc)
+                atomic_store_explicit(w->stop, true, memory_order_relaxed);
+        return NULL;
+}
+
+/* ---- Kafka thread: handing work to workers ---------------------------- */
+
+static int drain_all(struct krun *r);
+
+static int push_kbatch(struct krun *r, struct kworker *w, struct kbatch *b)
+{
+        uint32_t spins = 0;
+        while (!sl_ring_push1_spsc(&w->in, b)) {
+                if (atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+                        free(b);
+                        return -ECANCELED;
+                }
+                /* The worker may be waiting for room in its output ring. */
+                int rc = drain_all(r);
+                if (rc) {
+                        free(b);
+                        return rc;
+                }
+                sl_backoff(&spins);
+        }
+        return 0;
+}
+
+static int flush_pending(struct krun *r, struct kworker *w)
+{
+        struct kbatch *b = w->cur;
+        if (!b || b->n == 0)
+                return 0;
+        w->cur = NULL;
+        return push_kbatch(r, w, b);
+}
+
+static int push_control(struct krun *r, struct kworker *w, enum kb_kind kind,
+                        struct sl_part *part, int64_t arg)
+{
+        int rc = flush_pending(r, w);
+        if (rc)
+                return rc;
+        struct kbatch *b = malloc(sizeof *b);
+        if (!b)
+                return -ENOMEM;
+        *b = (struct kbatch){.kind = kind, .part = part, .arg = arg};
+        return push_kbatch(r, w, b);
+}
+
+/* ---- Kafka thread: producing rows ------------------------------------- */
+
+static void lat_add(struct krun *r, int64_t ms)
+{
+        if (ms < 0)
+                ms = 0;
+        r->lat[ms < LAT_BUCKETS - 1 ? ms : LAT_BUCKETS - 1]++;
+        r->nlat++;
+}
+
+static int lat_quantile(const struct krun *r, double q)
+{
+        uint64_t want = (uint64_t)((double)r->nlat * q), seen = 0;
+        for (int i = 0; i < LAT_BUCKETS; i++) {
+                seen += r->lat[i];
+                if (seen > want)
+                        return i;
+        }
+        return LAT_BUCKETS - 1;
+}
+
+static int produce_batch(struct krun *r, struct sl_outbatch *b)
+{
+        for (uint32_t off = 0; off < b->used;) {
+                const struct sl_row *row = (const struct sl_row *)(b->data + off);
+                off += sl_row_size(row->len);
+                if (r->discard)
+                        continue;
+                const char *text = sl_row_text(row);
+                const struct sl_query *q = &r->plan->queries[row->query];
+                struct sl_out_msg m = {
+                        .topic = q->topic, .query = row->query,
+                        .key = row->klen ? text : NULL, .klen = row->klen,
+                        .val = text + row->klen, .vlen = row->len - row->klen,
+                        .ts = q->kind == SL_Q_AGGREGATE && q->win.kind != SL_WIN_NONE ? row->wend : 0,
+                        .cause_ts = row->cause_ts,
+                };
+                /* The row's text ends with a newline (file format); a
+                 * message value does not. */
+                if (m.vlen && m.val[m.vlen - 1] == '\n')
+                        m.vlen--;
+                enum sl_txn_status s = sl_committer_row(&r->c, &m);
+                if (s == SL_TXN_ABORT) {
+                        r->discard = true; /* the rewind comes at the next commit */
+                        continue;
+                }
+                if (s == SL_TXN_FATAL) {
+                        r->fatal = 1;
+                        return -ENOTRECOVERABLE;
+                }
+                r->produced++;
+                if (r->eos) {
+                        if (r->ntxn_ts == r->captxn_ts) {
+                                size_t cap = r->captxn_ts ? 2 * r->captxn_ts : 4096;
+                                int64_t *n = realloc(r->txn_ts, cap * sizeof *n);
+                                if (!n)
+                                        return -ENOMEM;
+                                r->txn_ts = n;
+                                r->captxn_ts = cap;
+                        }
+                        r->txn_ts[r->ntxn_ts++] = row->cause_ts;
+                }
+        }
+        return 0;
+}
+
+/* Produces what worker w has queued, up to and including the marker of cut
+ * `until` (0: everything available). */
+static int drain_worker(struct krun *r, struct kworker *w, uint64_t until)
+{
+        void *p;
+        while ((until == 0 || w->marker < until) && sl_ring_pop1_spsc(&w->out, &p)) {
+                struct sl_outbatch *b = p;
+                int rc = produce_batch(r, b);
+                if (b->cut)
+                        w->marker = b->cut;
+                free(b);
+                if (rc)
+                        return rc;
+        }
+        return 0;
+}
+
+static int drain_all(struct krun *r)
+{
+        for (uint32_t i = 0; i < r->nw; i++) {
+                int rc = drain_worker(r, &r->w[i], 0);
+                if (rc)
+                        return rc;
+        }
+        return 0;
+}
+
+/* Asks every worker for a marker (after a FLUSH when flush is set) and
+ * produces their rows until all markers are in. */
+static int cut_and_drain(struct krun *r, bool flush)
+{
+        uint64_t id = ++r->cut_id;
+        int rc = 0;
+        for (uint32_t i = 0; i < r->nw && rc == 0; i++)
+                rc = push_control(r, &r->w[i], flush ? KB_FLUSH : KB_CUT, NULL, (int64_t)id);
+        uint32_t spins = 0;
+        for (uint32_t i = 0; i < r->nw && rc == 0; i++) {
+                struct kworker *w = &r->w[i];
+                while (rc == 0 && w->marker < id) {
+                        if (atomic_load_explicit(&r->stop, memory_order_relaxed))
+                                return -ECANCELED;
+                        rc = drain_worker(r, w, id);
+                        if (w->marker < id)
+                                sl_backoff(&spins);
+                }
+        }
+        rd_kafka_poll(r->producer, 0);
+        return rc;
+}
+
+/* ---- the librdkafka side of the committer ----------------------------- */
+
+static enum sl_txn_status classify(struct krun *r, rd_kafka_error_t *e)
+{
+        if (!e)
+                return SL_TXN_OK;
+        snprintf(r->kerr, sizeof r->kerr, "%s", rd_kafka_error_string(e));
+        enum sl_txn_status s = rd_kafka_error_is_fatal(e)          ? SL_TXN_FATAL
+                             : rd_kafka_error_txn_requires_abort(e) ? SL_TXN_ABORT
+                             : rd_kafka_error_is_retriable(e)      ? SL_TXN_RETRY
+                                                                   : SL_TXN_ABORT;
+        rd_kafka_error_destroy(e);
+        return s;
+}
+
+static enum sl_txn_status k_begin(void *ctx)
+{
+        struct krun *r = ctx;
+        if (!r->eos)
+                return SL_TXN_OK;
+        return classify(r, rd_kafka_begin_transaction(r->producer));
+}
+
+static enum sl_txn_status k_produce(void *ctx, const struct sl_out_msg *m)
+{
+        struct krun *r = ctx;
+        const struct sl_query *q = &r->plan->queries[m->query];
+        for (;;) {
+                rd_kafka_resp_err_t e = rd_kafka_producev(r->producer,
+                        RD_KAFKA_V_RKT(r->out_rkt[q->index]),
+                        RD_KAFKA_V_KEY(m->key, m->klen),
+                        RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_TIMESTAMP(m->ts),
+                        RD_KAFKA_V_OPAQUE((void *)(intptr_t)m->cause_ts),
+                        RD_KAFKA_V_END);
+                if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+                        return SL_TXN_OK;
+                if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        snprintf(r->kerr, sizeof r->kerr, "topic %s: %s", q->topic,
+                                 rd_kafka_err2str(e));
+                        return e == RD_KAFKA_RESP_ERR__FATAL ? SL_TXN_FATAL : SL_TXN_ABORT;
+                }
+                rd_kafka_poll(r->producer, 5);
+        }
+}
+
+static rd_kafka_topic_partition_list_t *offsets_list(struct krun *r,
+                                                     const struct sl_offset *o, uint32_t n)
+{
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+        for (uint32_t i = 0; i < n; i++)
+                rd_kafka_topic_partition_list_add(l, r->plan->sources[o[i].src].topic,
+                                                  o[i].partition)->offset = o[i].offset;
+        return l;
+}
+
+static enum sl_txn_status k_send_offsets(void *ctx, const struct sl_offset *o, uint32_t n)
+{
+        struct krun *r = ctx;
+        rd_kafka_topic_partition_list_t *l = offsets_list(r, o, n);
+        if (!r->eos) {
+                if (r->alo_offsets)
+                        rd_kafka_topic_partition_list_destroy(r->alo_offsets);
+                r->alo_offsets = l;
+                return SL_TXN_OK;
+        }
+        if (r->cgmd)
+                rd_kafka_consumer_group_metadata_destroy(r->cgmd);
+        r->cgmd = rd_kafka_consumer_group_metadata(r->consumer);
+        enum sl_txn_status s = classify(r, rd_kafka_send_offsets_to_transaction(
+                r->producer, l, r->cgmd, 30000));
+        /* Kept for the plain commit that follows a mock's transaction. */
+        if (r->alo_offsets)
+                rd_kafka_topic_partition_list_destroy(r->alo_offsets);
+        r->alo_offsets = l;
+        return s;
+}
+
+static enum sl_txn_status commit_plain(struct krun *r)
+{
+        if (!r->alo_offsets)
+                return SL_TXN_OK;
+        rd_kafka_resp_err_t e = rd_kafka_commit(r->consumer, r->alo_offsets, 0);
+        rd_kafka_topic_partition_list_destroy(r->alo_offsets);
+        r->alo_offsets = NULL;
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET)
+                return SL_TXN_OK;
+        snprintf(r->kerr, sizeof r->kerr, "offset commit: %s", rd_kafka_err2str(e));
+        return SL_TXN_ABORT;
+}
+
+/* The mock cluster drops offsets sent with a transaction (KAFKA_MOCK.md):
+ * after the first commit, look; if they are missing, commit them again
+ * outside the transaction from now on.  Harmless on real Kafka: the same
+ * offsets, after the transaction that holds them committed. */
+static void check_txn_offsets(struct krun *r)
+{
+        r->checked_offsets = true;
+        if (!r->alo_offsets || r->plain_commit)
+                return;
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(r->alo_offsets);
+        if (rd_kafka_committed(r->consumer, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            l->cnt > 0 && l->elems[0].offset != r->alo_offsets->elems[0].offset) {
+                fprintf(stderr, "sluice: warning: the broker did not keep the offsets sent "
+                                "with the transaction (librdkafka's mock cluster does this); "
+                                "committing them again after each transaction\n");
+                r->plain_commit = true;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+static enum sl_txn_status k_commit(void *ctx)
+{
+        struct krun *r = ctx;
+        if (!r->eos) {
+                rd_kafka_flush(r->producer, 60000);
+                if (r->dr_failed) {
+                        snprintf(r->kerr, sizeof r->kerr, "%" PRIu64 " rows not delivered",
+                                 r->dr_failed);
+                        r->dr_failed = 0;
+                        return SL_TXN_ABORT;
+                }
+                return commit_plain(r);
+        }
+        enum sl_txn_status s = classify(r, rd_kafka_commit_transaction(r->producer, 60000));
+        if (s != SL_TXN_OK)
+                return s;
+        int64_t t = wall_ms();
+        for (size_t i = 0; i < r->ntxn_ts; i++)
+                lat_add(r, t - r->txn_ts[i]);
+        r->ntxn_ts = 0;
+        if (!r->checked_offsets)
+                check_txn_offsets(r);
+        if (r->plain_commit)
+                (void)commit_plain(r); /* best effort: the transaction holds them */
+        return SL_TXN_OK;
+}
+
+static enum sl_txn_status k_abort(void *ctx)
+{
+        struct krun *r = ctx;
+        r->ntxn_ts = 0;
+        if (!r->eos)
+                return SL_TXN_OK;
+        return classify(r, rd_kafka_abort_transaction(r->producer, 60000));
+}
+
+static void k_backoff(void *ctx, uint32_t attempt)
+{
+        struct krun *r = ctx;
+        rd_kafka_poll(r->producer, attempt < 10 ? 10 * (int)attempt : 100);
+}
+
+static const char *k_error(void *ctx)
+{
+        return ((struct krun *)ctx)->kerr;
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+        (void)rk;
+        struct krun *r = opaque;
+        if (m->err) {
+                r->dr_failed++;
+                snprintf(r->kerr, sizeof r->kerr, "delivery to %s: %s",
+                         rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+                return;
+        }
+        if (!r->eos)
+                lat_add(r, wall_ms() - (int64_t)(intptr_t)m->_private);
+}
+
+/* ---- commits, rewinds, rebalances ------------------------------------- */
+
+static int seek_all(struct krun *r)
+{
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)r->c.nparts);
+        for (uint32_t i = 0; i < r->c.nparts; i++) {
+                const struct sl_cpart *p = &r->c.parts[i];
+                rd_kafka_topic_partition_list_add(l, r->plan->sources[p->src].topic,
+                        p->partition)->offset = r->replay || p->committed < 0
+                                ? RD_KAFKA_OFFSET_BEGINNING : p->committed;
+        }
+        rd_kafka_error_t *e = l->cnt ? rd_kafka_seek_partitions(r->consumer, l, 10000) : NULL;
+        int rc = 0;
+        if (e) {
+                errf(r, "rewinding the input after an aborted transaction: %s",
+                     rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                rc = -EIO;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        return rc;
+}
+
+/* After an aborted transaction: every partition back to its committed
+ * offset, its state rebuilt by replay; rows still queued are dropped. */
+static int rewind_all(struct krun *r)
+{
+        fprintf(stderr, "sluice: transaction aborted (%s); rewinding %u partitions to "
+                        "their committed offsets\n", r->c.err, r->c.nparts);
+        r->discard = true;
+        sl_committer_rewind(&r->c);
+        int rc = 0;
+        for (uint32_t s = 0; s < r->plan->nsources && rc == 0; s++)
+                for (uint32_t p = 0; p < r->map[s].n && rc == 0; p++) {
+                        struct kpart *kp = r->map[s].p[p];
+                        if (!kp)
+                                continue;
+                        int i = sl_committer_find(&r->c, s, (int32_t)p);
+                        int64_t committed = i >= 0 ? r->c.parts[i].committed : -1;
+                        rc = push_control(r, &r->w[kp->worker], KB_RESET, kp->part,
+                                          r->replay && committed > 0 ? committed : 0);
+                        kp->last = -1;
+                        kp->eof = false;
+                }
+        if (rc == 0)
+                rc = cut_and_drain(r, false); /* drops rows made before the resets */
+        if (rc == 0)
+                rc = seek_all(r);
+        r->discard = false;
+        return rc;
+}
+
+static int commit(struct krun *r, bool flush)
+{
+        sl_committer_cut(&r->c);
+        int rc = cut_and_drain(r, flush);
+        if (rc)
+                return rc;
+        enum sl_txn_status s = r->discard ? SL_TXN_ABORT : sl_committer_commit(&r->c);
+        if (s == SL_TXN_OK)
+                return 0;
+        if (s == SL_TXN_FATAL) {
+                r->fatal = 1;
+                errf(r, "Kafka reported a fatal error, stopping: %s (another instance with "
+                        "the same transactional.id took over, or the producer was fenced)",
+                     r->c.err);
+                return -ENOTRECOVERABLE;
+        }
+        return rewind_all(r);
+}
+
+static int source_of(const struct krun *r, const char *topic)
+{
+        for (uint32_t s = 0; s < r->plan->nsources; s++)
+                if (r->plan->sources[s].topic && strcmp(r->plan->sources[s].topic, topic) == 0 &&
+                    r->plan->sources[s].nqueries)
+                        return (int)s;
+        return -1;
+}
+
+static struct kpart **slot(struct krun *r, uint32_t s, int32_t p)
+{
+        struct kbyte_map *m = &r->map[s];
+        if ((uint32_t)p >= m->n) {
+                uint32_t n = (uint32_t)p + 1;
+                struct kpart **np = realloc(m->p, n * sizeof *np);
+                if (!np)
+                        return NULL;
+                memset(np + m->n, 0, (n - m->n) * sizeof *np);
+                m->p = np;
+                m->n = n;
+        }
+        return &m->p[p];
+}
+
+static int on_assign(struct krun *r, rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_resp_err_t e = rd_kafka_committed(r->consumer, parts, 30000);
+        if (e) {
+                errf(r, "reading committed offsets: %s", rd_kafka_err2str(e));
+                return -EIO;
+        }
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                int s = source_of(r, tp->topic);
+                if (s < 0)
+                        continue;
+                int64_t committed = tp->offset >= 0 ? tp->offset : -1;
+                struct kpart **sl = slot(r, (uint32_t)s, tp->partition);
+                if (!sl)
+                        return -ENOMEM;
+                uint32_t wi = 0;
+                for (uint32_t k = 1; k < r->nw; k++)
+                        if (r->w[k].owned < r->w[wi].owned)
+                                wi = k;
+                struct kworker *w = &r->w[wi];
+                struct kpart *kp = calloc(1, sizeof *kp);
+                if (!kp)
+                        return -ENOMEM;
+                kp->part = sl_part_new(r->plan, (uint32_t)s, tp->partition, &w->oq);
+                if (!kp->part) {
+                        free(kp);
+                        return -ENOMEM;
+                }
+                kp->worker = wi;
+                kp->last = -1;
+                *sl = kp;
+                int rc = sl_part_reset(kp->part, r->replay && committed > 0 ? committed : 0);
+                if (rc == 0 && sl_committer_assign(&r->c, (uint32_t)s, tp->partition, committed) < 0)
+                        rc = -ENOMEM;
+                if (rc == 0)
+                        rc = push_control(r, w, KB_ASSIGN, kp->part, 0);
+                if (rc)
+                        return rc;
+                w->owned++;
+                r->assigned++;
+                tp->offset = r->replay || committed < 0 ? RD_KAFKA_OFFSET_BEGINNING : committed;
+        }
+        return 0;
+}
+
+static int on_revoke(struct krun *r, rd_kafka_topic_partition_list_t *parts)
+{
+        /* Finish the open transaction: it covers these partitions too. */
+        int rc = commit(r, false);
+        for (int i = 0; i < parts->cnt && rc != -ENOTRECOVERABLE; i++) {
+                rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                int s = source_of(r, tp->topic);
+                if (s < 0 || (uint32_t)tp->partition >= r->map[s].n)
+                        continue;
+                struct kpart *kp = r->map[s].p[tp->partition];
+                if (!kp)
+                        continue;
+                int prc = push_control(r, &r->w[kp->worker], KB_REVOKE, kp->part, 0);
+                if (prc && !rc)
+                        rc = prc;
+                r->w[kp->worker].owned--;
+                r->assigned--;
+                sl_committer_revoke(&r->c, (uint32_t)s, tp->partition);
+                free(kp);
+                r->map[s].p[tp->partition] = NULL;
+        }
+        return rc;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+        struct krun *r = opaque;
+        bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+        int rc;
+        rd_kafka_error_t *e = NULL;
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                rc = on_assign(r, parts);
+                if (coop)
+                        e = rd_kafka_incremental_assign(rk, parts);
+                else
+                        rd_kafka_assign(rk, parts);
+        } else {
+                rc = on_revoke(r, parts);
+                if (coop)
+                        e = rd_kafka_incremental_unassign(rk, parts);
+                else
+                        rd_kafka_assign(rk, NULL);
+        }
+        if (e) {
+                fprintf(stderr, "sluice: rebalance: %s\n", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+        }
+        if (rc && !r->rc) {
+                r->rc = rc;
+                atomic_store_explicit(&r->stop, true, memory_order_relaxed);
+        }
+}
+
+/* ---- the consume loop ------------------------------------------------- */
+
+static bool all_eof(const struct krun *r)
+{
+        if (r->assigned == 0)
+                return false;
+        for (uint32_t s = 0; s < r->plan->nsources; s++)
+                for (uint32_t p = 0; p < r->map[s].n; p++)
+                        if (r->map[s].p[p] && !r->map[s].p[p]->eof)
+                                return false;
+        return true;
+}
+
+static int hand_over(struct krun *r, rd_kafka_message_t **msgs, ssize_t n)
+{
+        struct kpart *touched[KBATCH_MSGS];
+        uint32_t ntouched = 0;
+        int rc = 0;
+        const rd_kafka_topic_t *last_rkt = NULL;
+        int last_src = -1;
+        for (ssize_t i = 0; i < n; i++) {
+                rd_kafka_message_t *m = msgs[i];
+                if (m->err) {
+                        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                                int s = source_of(r, rd_kafka_topic_name(m->rkt));
+                                if (s >= 0 && (uint32_t)m->partition < r->map[s].n &&
+                                    r->map[s].p[m->partition])
+                                        r->map[s].p[m->partition]->eof = true;
+                        } else if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+                                errf(r, "consumer: %s", rd_kafka_message_errstr(m));
+                                rc = -ENOTRECOVERABLE;
+                        } else {
+                                fprintf(stderr, "sluice: consumer: %s\n", rd_kafka_message_errstr(m));
+                        }
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                if (m->rkt != last_rkt) {
+                        last_rkt = m->rkt;
+                        last_src = source_of(r, rd_kafka_topic_name(m->rkt));
+                }
+                struct kpart *kp = last_src >= 0 && (uint32_t)m->partition < r->map[last_src].n
+                                 ? r->map[last_src].p[m->partition] : NULL;
+                if (!kp || rc) {
+                        rd_kafka_message_destroy(m); /* no longer ours */
+                        continue;
+                }
+                struct kworker *w = &r->w[kp->worker];
+                if (!w->cur) {
+                        w->cur = malloc(sizeof *w->cur + KBATCH_MSGS * sizeof(struct kent));
+                        if (!w->cur) {
+                                rd_kafka_message_destroy(m);
+                                rc = -ENOMEM;
+                                continue;
+                        }
+                        *w->cur = (struct kbatch){.kind = KB_MSGS};
+                }
+                w->cur->e[w->cur->n++] = (struct kent){.part = kp->part, .m = m};
+                if (kp->last < 0)
+                        touched[ntouched++] = kp;
+                kp->last = m->offset;
+                kp->eof = false;
+                r->consumed++;
+                if (w->cur->n == KBATCH_MSGS && (rc = flush_pending(r, w)) != 0)
+                        continue;
+        }
+        for (uint32_t i = 0; i < ntouched; i++) {
+                struct kpart *kp = touched[i];
+                int ci = sl_committer_find(&r->c, sl_part_source(kp->part),
+                                           sl_part_partition(kp->part));
+                if (ci >= 0)
+                        sl_committer_pushed(&r->c, (uint32_t)ci, kp->last);
+                kp->last = -1;
+        }
+        for (uint32_t i = 0; i < r->nw && rc == 0; i++)
+                rc = flush_pending(r, &r->w[i]);
+        return rc;
+}
+
+static uint64_t lag(struct krun *r)
+{
+        uint64_t total = 0;
+        for (uint32_t i = 0; i < r->c.nparts; i++) {
+                const struct sl_cpart *p = &r->c.parts[i];
+                int64_t lo, hi;
+                if (rd_kafka_get_watermark_offsets(r->consumer, r->plan->sources[p->src].topic,
+                                                   p->partition, &lo, &hi) == 0 && hi > p->pushed)
+                        total += (uint64_t)(hi - p->pushed);
+        }
+        return total;
+}
+
+static void status_line(struct krun *r, double t)
+{
+        double dt = t - r->last_status;
+        uint64_t keys = 0;
+        for (uint32_t i = 0; i < r->nw; i++)
+                keys += atomic_load_explicit(&r->w[i].keys, memory_order_relaxed);
+        fprintf(stderr, "\r\033[Ksluice: in %.0f ev/s  out %.0f rows/s  lag %" PRIu64
+                "  keys %" PRIu64 "  txn %.1f/s  partitions %u",
+                (double)(r->consumed - r->st_consumed) / dt,
+                (double)(r->produced - r->st_produced) / dt, lag(r), keys,
+                (double)(r->c.stats.txns - r->st_txns) / dt, r->assigned);
+        fflush(stderr);
+        r->st_consumed = r->consumed;
+        r->st_produced = r->produced;
+        r->st_txns = r->c.stats.txns;
+        r->last_status = t;
+}
+
+static int consume_loop(struct krun *r)
+{
+        rd_kafka_message_t *msgs[KBATCH_MSGS];
+        double next_commit = now_s() + (double)r->commit_ms / 1000;
+        r->last_status = now_s();
+        int rc = 0;
+        while (rc == 0) {
+                if (r->opts->stop && *r->opts->stop)
+                        break;
+                if (atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+                        rc = r->rc ? r->rc : -ECANCELED;
+                        break;
+                }
+                ssize_t n = rd_kafka_consume_batch_queue(r->cq, 5, msgs, KBATCH_MSGS);
+                if (n > 0)
+                        rc = hand_over(r, msgs, n);
+                if (rc == 0 && r->rc)
+                        rc = r->rc;
+                if (rc == 0)
+                        rc = drain_all(r);
+                rd_kafka_poll(r->producer, 0);
+                double t = now_s();
+                if (rc == 0 && r->opts->bounded && all_eof(r)) {
+                        rc = commit(r, true);
+                        break;
+                }
+                if (rc == 0 && t >= next_commit) {
+                        rc = commit(r, false);
+                        next_commit = now_s() + (double)r->commit_ms / 1000;
+                }
+                if (r->opts->status && t - r->last_status >= 1.0)
+                        status_line(r, t);
+        }
+        if (r->opts->status)
+                fputs("\n", stderr);
+        return rc;
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+static int conf_set(struct krun *r, rd_kafka_conf_t *c, const char *k, const char *v)
+{
+        char e[256];
+        if (rd_kafka_conf_set(c, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
+                errf(r, "property '%s' = '%s': %s", k, v, e);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Settings in order: sluice's defaults, SET in the script, --set. */
+static int apply_user(struct krun *r, rd_kafka_conf_t *c)
+{
+        for (uint32_t i = 0; i < r->plan->nsettings; i++) {
+                const struct sl_setting *s = &r->plan->settings[i];
+                if (!sl_kafka_own_setting(s->key) && conf_set(r, c, s->key, s->value))
+                        return -EINVAL;
+        }
+        for (unsigned i = 0; i < r->opts->nsettings; i++) {
+                const char *kv = r->opts->settings[i];
+                const char *eq = strchr(kv, '=');
+                char k[256];
+                size_t kl = eq ? (size_t)(eq - kv) : 0;
+                if (!eq || kl == 0 || kl >= sizeof k) {
+                        errf(r, "--set '%s': expected name=value", kv);
+                        return -EINVAL;
+                }
+                memcpy(k, kv, kl);
+                k[kl] = 0;
+                if (!sl_kafka_own_setting(k) && conf_set(r, c, k, eq + 1))
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+/* A sluice property: --set wins over SET. */
+static const char *own(const struct krun *r, const char *name)
+{
+        const char *v = sl_plan_setting(r->plan, name);
+        size_t n = strlen(name);
+        for (unsigned i = 0; i < r->opts->nsettings; i++)
+                if (strncmp(r->opts->settings[i], name, n) == 0 && r->opts->settings[i][n] == '=')
+                        v = r->opts->settings[i] + n + 1;
+        return v;
+}
+
+static int read_settings(struct krun *r)
+{
+        const char *g = r->opts->group ? r->opts->group : own(r, "application.id");
+        if (g)
+                snprintf(r->group, sizeof r->group, "%s", g);
+        else {
+                const char *base = strrchr(r->plan->file, '/');
+                base = base ? base + 1 : r->plan->file;
+                snprintf(r->group, sizeof r->group, "%.*s", (int)strcspn(base, "."), base);
+        }
+        const char *pg = own(r, "processing.guarantee");
+        if (!pg || strcmp(pg, "exactly_once_v2") == 0 || strcmp(pg, "exactly_once") == 0)
+                r->eos = true;
+        else if (strcmp(pg, "at_least_once") == 0)
+                r->eos = false;
+        else {
+                errf(r, "processing.guarantee '%s': expected exactly_once_v2 or at_least_once", pg);
+                return -EINVAL;
+        }
+        const char *ci = own(r, "commit.interval.ms");
+        r->commit_ms = 100;
+        if (ci) {
+                char *end;
+                long long v = strtoll(ci, &end, 10);
+                if (*end || v < 1 || v > 3600000) {
+                        errf(r, "commit.interval.ms '%s': expected milliseconds, 1 to 3600000", ci);
+                        return -EINVAL;
+                }
+                r->commit_ms = v;
+        }
+        const char *rec = own(r, "state.recovery");
+        r->replay = !rec || strcmp(rec, "replay") == 0;
+        if (rec && !r->replay && strcmp(rec, "none") != 0) {
+                errf(r, "state.recovery '%s': expected replay or none", rec);
+                return -EINVAL;
+        }
+        const char *pc = own(r, "sluice.commit.plain");
+        r->plain_commit = pc && strcmp(pc, "true") == 0;
+        return 0;
+}
+
+static int start_mock(struct krun *r)
+{
+        char e[256];
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_conf_set(c, "log_level", "3", e, sizeof e);
+        r->mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof e);
+        if (!r->mock_rk) {
+                errf(r, "starting the mock cluster: %s", e);
+                return -EIO;
+        }
+        unsigned nb = r->opts->mock_brokers ? r->opts->mock_brokers : 3;
+        unsigned np = r->opts->mock_partitions ? r->opts->mock_partitions : 4;
+        r->mock = rd_kafka_mock_cluster_new(r->mock_rk, (int)nb);
+        if (!r->mock) {
+                errf(r, "starting the mock cluster failed");
+                return -EIO;
+        }
+        for (uint32_t s = 0; s < r->plan->nsources; s++)
+                if (r->plan->sources[s].topic)
+                        rd_kafka_mock_topic_create(r->mock, r->plan->sources[s].topic, (int)np, 1);
+        for (uint32_t q = 0; q < r->plan->nqueries; q++)
+                rd_kafka_mock_topic_create(r->mock, r->plan->queries[q].topic, (int)np, 1);
+        r->bootstrap = rd_kafka_mock_cluster_bootstraps(r->mock);
+        r->plain_commit = true;
+        return 0;
+}
+
+static int make_clients(struct krun *r)
+{
+        char e[512];
+        int rc;
+        rd_kafka_conf_t *cc = rd_kafka_conf_new();
+        if ((rc = conf_set(r, cc, "bootstrap.servers", r->bootstrap)) ||
+            (rc = conf_set(r, cc, "group.id", r->group)) ||
+            (rc = conf_set(r, cc, "partition.assignment.strategy", "cooperative-sticky")) ||
+            (rc = conf_set(r, cc, "isolation.level", "read_committed")) ||
+            (rc = conf_set(r, cc, "enable.auto.commit", "false")) ||
+            (rc = conf_set(r, cc, "auto.offset.reset", "earliest")) ||
+            (rc = conf_set(r, cc, "session.timeout.ms", "6000")) ||
+            (rc = conf_set(r, cc, "queued.min.messages", "200000")) ||
+            (rc = conf_set(r, cc, "fetch.wait.max.ms", "10")) ||
+            (rc = conf_set(r, cc, "enable.partition.eof", r->opts->bounded ? "true" : "false")) ||
+            (rc = apply_user(r, cc))) {
+                rd_kafka_conf_destroy(cc);
+                return rc;
+        }
+        rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
+        rd_kafka_conf_set_opaque(cc, r);
+        r->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof e);
+        if (!r->consumer) {
+                errf(r, "consumer: %s", e);
+                return -EINVAL;
+        }
+        rd_kafka_poll_set_consumer(r->consumer);
+        r->cq = rd_kafka_queue_get_consumer(r->consumer);
+
+        rd_kafka_conf_t *pc = rd_kafka_conf_new();
+        char txid[400];
+        char host[64] = "host";
+        gethostname(host, sizeof host - 1);
+        snprintf(txid, sizeof txid, "%s-%s-%d-%" PRId64, r->group, host, (int)getpid(), wall_ms());
+        if ((rc = conf_set(r, pc, "bootstrap.servers", r->bootstrap)) ||
+            (rc = conf_set(r, pc, "linger.ms", "5")) ||
+            (rc = conf_set(r, pc, "batch.num.messages", "10000")) ||
+            (rc = conf_set(r, pc, "queue.buffering.max.messages", "1000000")) ||
+            (rc = conf_set(r, pc, "partitioner", "murmur2_random")) ||
+            (rc = conf_set(r, pc, "enable.idempotence", "true")) ||
+            (r->eos && (rc = conf_set(r, pc, "transactional.id", txid))) ||
+            (r->eos && (rc = conf_set(r, pc, "transaction.timeout.ms", "60000"))) ||
+            (rc = apply_user(r, pc))) {
+                rd_kafka_conf_destroy(pc);
+                return rc;
+        }
+        rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
+        rd_kafka_conf_set_opaque(pc, r);
+        r->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof e);
+        if (!r->producer) {
+                errf(r, "producer: %s", e);
+                return -EINVAL;
+        }
+        r->out_rkt = calloc(r->plan->nqueries, sizeof *r->out_rkt);
+        if (!r->out_rkt)
+                return -ENOMEM;
+        for (uint32_t q = 0; q < r->plan->nqueries; q++) {
+                r->out_rkt[q] = rd_kafka_topic_new(r->producer, r->plan->queries[q].topic, NULL);
+                /* Metadata before the first produce (KAFKA_MOCK.md). */
+                const struct rd_kafka_metadata *md;
+                if (rd_kafka_metadata(r->producer, 0, r->out_rkt[q], &md, 10000) == 0)
+                        rd_kafka_metadata_destroy(md);
+        }
+        if (r->eos) {
+                rd_kafka_error_t *err = rd_kafka_init_transactions(r->producer, 30000);
+                if (err) {
+                        errf(r, "initialising transactions with %s: %s", r->bootstrap,
+                             rd_kafka_error_string(err));
+                        rd_kafka_error_destroy(err);
+                        return -EIO;
+                }
+        }
+        rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(4);
+        for (uint32_t s = 0; s < r->plan->nsources; s++)
+                if (r->plan->sources[s].nqueries)
+                        rd_kafka_topic_partition_list_add(topics, r->plan->sources[s].topic,
+                                                          RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t se = rd_kafka_subscribe(r->consumer, topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+        if (se) {
+                errf(r, "subscribing: %s", rd_kafka_err2str(se));
+                return -EIO;
+        }
+        return 0;
+}
+
+static int start_workers(struct krun *r)
+{
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        if (ncpu < 1)
+                ncpu = 1;
+        r->nw = r->opts->workers ? r->opts->workers : (uint32_t)ncpu;
+        if (r->nw > 256) {
+                errf(r, "--workers %u: at most 256", r->nw);
+                return -EINVAL;
+        }
+        r->w = calloc(r->nw, sizeof *r->w);
+        if (!r->w)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < r->nw; i++) {
+                struct kworker *w = &r->w[i];
+                w->id = i;
+                w->plan = r->plan;
+                w->stop = &r->stop;
+                w->cpu = r->opts->no_pin ? -1 : (int)(i % (uint32_t)ncpu);
+                w->sst = calloc(r->plan->nsources, sizeof *w->sst);
+                w->qst = calloc(r->plan->nqueries, sizeof *w->qst);
+                if (!w->sst || !w->qst)
+                        return -ENOMEM;
+                int rc = sl_ring_init(&w->in, 256);
+                if (rc == 0)
+                        rc = sl_ring_init(&w->out, 256);
+                if (rc)
+                        return rc;
+                w->oq = (struct sl_outq){.ring = &w->out, .stop = &r->stop};
+                if ((rc = -pthread_create(&w->thread, NULL, kworker_main, w)) != 0)
+                        return rc;
+                w->started = true;
+                if (w->cpu >= 0) {
+                        cpu_set_t set;
+                        CPU_ZERO(&set);
+                        CPU_SET(w->cpu, &set);
+                        (void)pthread_setaffinity_np(w->thread, sizeof set, &set);
+                }
+        }
+        return 0;
+}
+
+static void stop_workers(struct krun *r, int *rc)
+{
+        for (uint32_t i = 0; i < r->nw; i++) {
+                struct kworker *w = &r->w[i];
+                if (!w->started)
+                        continue;
+                if (*rc || push_control(r, w, KB_STOP, NULL, 0) != 0)
+                        atomic_store_explicit(&r->stop, true, memory_order_relaxed);
+        }
+        for (uint32_t i = 0; i < r->nw; i++) {
+                struct kworker *w = &r->w[i];
+                if (!w->started)
+                        continue;
+                /* Keep draining so no worker waits on a full output ring. */
+                while (pthread_tryjoin_np(w->thread, NULL) == EBUSY) {
+                        void *p;
+                        for (uint32_t k = 0; k < r->nw; k++)
+                                while (sl_ring_pop1_spsc(&r->w[k].out, &p))
+                                        free(p);
+                        struct timespec ts = {0, 1000000};
+                        nanosleep(&ts, NULL);
+                }
+                w->started = false;
+                if (*rc == 0 && w->rc && w->rc != -ECANCELED)
+                        *rc = w->rc;
+        }
+}
+
+static void free_workers(struct krun *r)
+{
+        if (!r->w)
+                return;
+        for (uint32_t i = 0; i < r->nw; i++) {
+                struct kworker *w = &r->w[i];
+                void *p;
+                if (w->in.slots)
+                        while (sl_ring_pop1_spsc(&w->in, &p)) {
+                                struct kbatch *b = p;
+                                if (b->kind == KB_MSGS)
+                                        for (uint32_t k = 0; k < b->n; k++)
+                                                rd_kafka_message_destroy(b->e[k].m);
+                                free(b);
+                        }
+                if (w->out.slots)
+                        while (sl_ring_pop1_spsc(&w->out, &p))
+                                free(p);
+                if (w->cur) {
+                        for (uint32_t k = 0; k < w->cur->n; k++)
+                                rd_kafka_message_destroy(w->cur->e[k].m);
+                        free(w->cur);
+                }
+                sl_ring_destroy(&w->in);
+                sl_ring_destroy(&w->out);
+                free(w->oq.cur);
+                free(w->parts);
+                free(w->sst);
+                free(w->qst);
+        }
+        free(r->w);
+}
+
+static struct sluice_report *make_report(struct krun *r, double secs)
+{
+        const struct sl_plan *p = r->plan;
+        struct sl_source_stats *ss = calloc(p->nsources, sizeof *ss);
+        struct sl_query_stats *qs = calloc(p->nqueries, sizeof *qs);
+        struct sluice_report *rep = NULL;
+        if (!ss || !qs)
+                goto out;
+        for (uint32_t i = 0; i < r->nw; i++) {
+                for (uint32_t s = 0; s < p->nsources; s++) {
+                        ss[s].read += r->w[i].sst[s].read;
+                        ss[s].bytes += r->w[i].sst[s].bytes;
+                        for (int k = 0; k < SL_DROP_COUNT; k++)
+                                ss[s].dropped[k] += r->w[i].sst[s].dropped[k];
+                }
+                for (uint32_t q = 0; q < p->nqueries; q++) {
+                        qs[q].filtered += r->w[i].qst[q].filtered;
+                        qs[q].null_key += r->w[i].qst[q].null_key;
+                        qs[q].late += r->w[i].qst[q].late;
+                        qs[q].rows += r->w[i].qst[q].rows;
+                        qs[q].keys_max += r->w[i].qst[q].keys_max;
+                        qs[q].state_bytes += r->w[i].qst[q].state_bytes;
+                }
+        }
+        rep = sl_report_new(p, ss, qs, secs, r->nw, "rows computed");
+        if (!rep)
+                goto out;
+        struct sl_buf *b = &rep->text;
+        const struct sl_committer_stats *cs = &r->c.stats;
+        sl_buf_addf(b, "  kafka: %s, group %s: %" PRIu64 " rows produced, %" PRIu64
+                       " transactions committed, %" PRIu64 " aborted, %" PRIu64 " retries\n",
+                    r->eos ? "exactly-once" : "at-least-once", r->group, r->produced,
+                    cs->txns, cs->aborts, cs->retries);
+        if (r->nlat)
+                sl_buf_addf(b, "  latency, input CreateTime to %s: p50 %d ms, p99 %d ms, max %s%d ms (%" PRIu64 " rows)\n",
+                            r->eos ? "commit" : "delivery", lat_quantile(r, 0.5),
+                            lat_quantile(r, 0.99), lat_quantile(r, 1.0) >= LAT_BUCKETS - 1 ? ">" : "",
+                            lat_quantile(r, 1.0), r->nlat);
+        rep = sl_report_end(rep);
+out:
+        free(ss);
+        free(qs);
+        return rep;
+}
+
+int sluice_run_kafka(const struct sluice_pipeline *pl, const struct sluice_kafka_opts *opts,
+                     struct sluice_report **report, char *err, size_t errlen)
+{
+        struct krun r = {.plan = pl->plan, .opts = opts, .err = err, .errlen = errlen};
+        int rc;
+        *report = NULL;
+        err[0] = 0;
+        atomic_init(&r.stop, false);
+        r.lat = calloc(LAT_BUCKETS, sizeof *r.lat);
+        r.map = calloc(r.plan->nsources, sizeof *r.map);
+        if (!r.lat || !r.map)
+                return -ENOMEM;
+        r.ops = (struct sl_txn_ops){.begin = k_begin, .produce = k_produce,
+                .send_offsets = k_send_offsets, .commit = k_commit, .abort = k_abort,
+                .backoff = k_backoff, .error = k_error};
+        sl_committer_init(&r.c, &r.ops, &r);
+        if ((rc = read_settings(&r)) != 0)
+                goto out;
+        bool any = false;
+        for (uint32_t s = 0; s < r.plan->nsources; s++)
+                if (r.plan->sources[s].nqueries) {
+                        any = true;
+                        if (!r.plan->sources[s].topic) {
+                                errf(&r, "stream %s has no KAFKA_TOPIC", r.plan->sources[s].name);
+                                rc = -EINVAL;
+                                goto out;
+                        }
+                }
+        if (!any) {
+                errf(&r, "no query reads a stream: nothing to run");
+                rc = -EINVAL;
+                goto out;
+        }
+        r.bootstrap = opts->bootstrap ? opts->bootstrap : sl_plan_setting(r.plan, "bootstrap.servers");
+        if (opts->mock) {
+                if ((rc = start_mock(&r)) != 0)
+                        goto out;
+        } else if (!r.bootstrap) {
+                errf(&r, "no brokers: give --bootstrap HOST:PORT, SET 'bootstrap.servers', "
+                         "or --mock for the embedded mock cluster");
+                rc = -EINVAL;
+                goto out;
+        }
+        if ((rc = start_workers(&r)) != 0 || (rc = make_clients(&r)) != 0)
+                goto out;
+        if (opts->started)
+                opts->started(opts->arg, r.bootstrap, r.group);
+        r.t0 = now_s();
+        rc = consume_loop(&r);
+        /* Stop: commit what was processed, then leave the group (the revoke
+         * callback commits again, with nothing left to do). */
+        if (rc == 0 && !opts->bounded)
+                rc = commit(&r, false);
+        if (rc != -ENOTRECOVERABLE) {
+                rd_kafka_resp_err_t ce = rd_kafka_consumer_close(r.consumer);
+                if (ce && rc == 0)
+                        fprintf(stderr, "sluice: leaving the group: %s\n", rd_kafka_err2str(ce));
+                if (r.rc && rc == 0)
+                        rc = r.rc;
+        }
+        stop_workers(&r, &rc);
+        double secs = now_s() - r.t0;
+        if (rc != -EINVAL)
+                *report = make_report(&r, secs);
+out:
+        if (rc && !err[0])
+                errf(&r, "%s", rc == -ECANCELED ? "stopped by a failure in a worker"
+                                                 : strerror(-rc));
+        stop_workers(&r, &rc);
+        if (r.cq)
+                rd_kafka_queue_destroy(r.cq);
+        if (r.consumer)
+                rd_kafka_destroy(r.consumer);
+        if (r.out_rkt)
+                for (uint32_t q = 0; q < r.plan->nqueries; q++)
+                        if (r.out_rkt[q])
+                                rd_kafka_topic_destroy(r.out_rkt[q]);
+        free(r.out_rkt);
+        if (r.producer) {
+                rd_kafka_flush(r.producer, 10000);
+                rd_kafka_destroy(r.producer);
+        }
+        if (r.cgmd)
+                rd_kafka_consumer_group_metadata_destroy(r.cgmd);
+        if (r.alo_offsets)
+                rd_kafka_topic_partition_list_destroy(r.alo_offsets);
+        if (r.mock)
+                rd_kafka_mock_cluster_destroy(r.mock);
+        if (r.mock_rk)
+                rd_kafka_destroy(r.mock_rk);
+        free_workers(&r);
+        for (uint32_t s = 0; s < r.plan->nsources; s++) {
+                for (uint32_t p = 0; p < r.map[s].n; p++)
+                        free(r.map[s].p[p]);
+                free(r.map[s].p);
+        }
+        free(r.map);
+        free(r.lat);
+        free(r.txn_ts);
+        sl_committer_fini(&r.c);
+        return rc;
+}
