@@ -107,6 +107,11 @@ struct krun {
         bool replay;
         bool plain_commit;    /* also commit offsets outside the transaction */
         bool checked_offsets; /* did the broker keep transactional offsets? */
+        FILE *txn_log;        /* sluice.txn.log: "commit|abort TXID SEQ" per transaction */
+        char txid[400];       /* transactional.id */
+        uint64_t txn_seq;     /* transactions begun */
+        char txn_hdr[440];    /* "TXID:SEQ", the sluice.txn header of every row */
+        size_t txn_hdr_len;
         int64_t commit_ms;
         rd_kafka_t *consumer, *producer, *mock_rk;
         rd_kafka_mock_cluster_t *mock;
@@ -260,7 +265,14 @@ static void *kworker_main(void *arg)
                                 rc = -ECANCELED;
                                 break;
                         }
-                        sl_backoff(&spins);
+                        /* Kafka input comes in bursts with quiet gaps: after
+                         * the usual spin/yield/short sleeps, sleep 1 ms. */
+                        if (spins > 1000) {
+                                struct timespec ts = {0, 1000000};
+                                nanosleep(&ts, NULL);
+                        } else {
+                                sl_backoff(&spins);
+                        }
                         continue;
                 }
                 spins = 0;
@@ -462,12 +474,26 @@ static enum sl_txn_status classify(struct krun *r, rd_kafka_error_t *e)
         return s;
 }
 
+static void txn_logf(struct krun *r, const char *what)
+{
+        if (!r->txn_log)
+                return;
+        fprintf(r->txn_log, "%s %s %" PRIu64 "\n", what, r->txid, r->txn_seq);
+        fflush(r->txn_log);
+}
+
 static enum sl_txn_status k_begin(void *ctx)
 {
         struct krun *r = ctx;
         if (!r->eos)
                 return SL_TXN_OK;
-        return classify(r, rd_kafka_begin_transaction(r->producer));
+        enum sl_txn_status s = classify(r, rd_kafka_begin_transaction(r->producer));
+        if (s == SL_TXN_OK) {
+                r->txn_seq++;
+                int n = snprintf(r->txn_hdr, sizeof r->txn_hdr, "%s:%" PRIu64, r->txid, r->txn_seq);
+                r->txn_hdr_len = n > 0 && (size_t)n < sizeof r->txn_hdr ? (size_t)n : 0;
+        }
+        return s;
 }
 
 static enum sl_txn_status k_produce(void *ctx, const struct sl_out_msg *m)
@@ -475,14 +501,25 @@ static enum sl_txn_status k_produce(void *ctx, const struct sl_out_msg *m)
         struct krun *r = ctx;
         const struct sl_query *q = &r->plan->queries[m->query];
         for (;;) {
-                rd_kafka_resp_err_t e = rd_kafka_producev(r->producer,
-                        RD_KAFKA_V_RKT(r->out_rkt[q->index]),
-                        RD_KAFKA_V_KEY(m->key, m->klen),
-                        RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_TIMESTAMP(m->ts),
-                        RD_KAFKA_V_OPAQUE((void *)(intptr_t)m->cause_ts),
-                        RD_KAFKA_V_END);
+                rd_kafka_resp_err_t e = r->txn_log
+                        ? rd_kafka_producev(r->producer,
+                                RD_KAFKA_V_RKT(r->out_rkt[q->index]),
+                                RD_KAFKA_V_KEY(m->key, m->klen),
+                                RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_TIMESTAMP(m->ts),
+                                RD_KAFKA_V_OPAQUE((void *)(intptr_t)m->cause_ts),
+                                RD_KAFKA_V_HEADER("sluice.txn", r->txn_hdr,
+                                                  (ssize_t)r->txn_hdr_len),
+                                RD_KAFKA_V_END)
+                        : rd_kafka_producev(r->producer,
+                                RD_KAFKA_V_RKT(r->out_rkt[q->index]),
+                                RD_KAFKA_V_KEY(m->key, m->klen),
+                                RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_TIMESTAMP(m->ts),
+                                RD_KAFKA_V_OPAQUE((void *)(intptr_t)m->cause_ts),
+                                RD_KAFKA_V_END);
                 if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
                         return SL_TXN_OK;
                 if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -575,6 +612,7 @@ static enum sl_txn_status k_commit(void *ctx)
         enum sl_txn_status s = classify(r, rd_kafka_commit_transaction(r->producer, 60000));
         if (s != SL_TXN_OK)
                 return s;
+        txn_logf(r, "commit");
         int64_t t = wall_ms();
         for (size_t i = 0; i < r->ntxn_ts; i++)
                 lat_add(r, t - r->txn_ts[i]);
@@ -592,7 +630,10 @@ static enum sl_txn_status k_abort(void *ctx)
         r->ntxn_ts = 0;
         if (!r->eos)
                 return SL_TXN_OK;
-        return classify(r, rd_kafka_abort_transaction(r->producer, 60000));
+        enum sl_txn_status s = classify(r, rd_kafka_abort_transaction(r->producer, 60000));
+        if (s == SL_TXN_OK)
+                txn_logf(r, "abort");
+        return s;
 }
 
 static void k_backoff(void *ctx, uint32_t attempt)
@@ -785,10 +826,23 @@ static int on_revoke(struct krun *r, rd_kafka_topic_partition_list_t *parts)
         return rc;
 }
 
+static void log_parts(const char *what, const rd_kafka_topic_partition_list_t *parts)
+{
+        char line[1024];
+        size_t n = 0;
+        for (int i = 0; i < parts->cnt && n < sizeof line - 64; i++)
+                n += (size_t)snprintf(line + n, sizeof line - n, "%s%s[%d]", i ? " " : "",
+                                      parts->elems[i].topic, parts->elems[i].partition);
+        fprintf(stderr, "sluice: %s %s\n", what, n ? line : "nothing");
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
         struct krun *r = opaque;
+        if (!r->opts->quiet)
+                log_parts(err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked",
+                          parts);
         bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
         int rc;
         rd_kafka_error_t *e = NULL;
@@ -1049,6 +1103,11 @@ static int read_settings(struct krun *r)
         }
         const char *pc = own(r, "sluice.commit.plain");
         r->plain_commit = pc && strcmp(pc, "true") == 0;
+        const char *tl = own(r, "sluice.txn.log");
+        if (tl && !(r->txn_log = fopen(tl, "a"))) {
+                errf(r, "sluice.txn.log '%s': %s", tl, strerror(errno));
+                return -EINVAL;
+        }
         return 0;
 }
 
@@ -1109,17 +1168,21 @@ static int make_clients(struct krun *r)
         r->cq = rd_kafka_queue_get_consumer(r->consumer);
 
         rd_kafka_conf_t *pc = rd_kafka_conf_new();
-        char txid[400];
         char host[64] = "host";
         gethostname(host, sizeof host - 1);
-        snprintf(txid, sizeof txid, "%s-%s-%d-%" PRId64, r->group, host, (int)getpid(), wall_ms());
+        const char *tid = own(r, "transactional.id");
+        if (tid)
+                snprintf(r->txid, sizeof r->txid, "%s", tid);
+        else
+                snprintf(r->txid, sizeof r->txid, "%s-%s-%d-%" PRId64, r->group, host,
+                         (int)getpid(), wall_ms());
         if ((rc = conf_set(r, pc, "bootstrap.servers", r->bootstrap)) ||
             (rc = conf_set(r, pc, "linger.ms", "5")) ||
             (rc = conf_set(r, pc, "batch.num.messages", "10000")) ||
             (rc = conf_set(r, pc, "queue.buffering.max.messages", "1000000")) ||
             (rc = conf_set(r, pc, "partitioner", "murmur2_random")) ||
             (rc = conf_set(r, pc, "enable.idempotence", "true")) ||
-            (r->eos && (rc = conf_set(r, pc, "transactional.id", txid))) ||
+            (r->eos && (rc = conf_set(r, pc, "transactional.id", r->txid))) ||
             (r->eos && (rc = conf_set(r, pc, "transaction.timeout.ms", "60000"))) ||
             (rc = apply_user(r, pc))) {
                 rd_kafka_conf_destroy(pc);
@@ -1412,6 +1475,8 @@ out:
         free(r.map);
         free(r.lat);
         free(r.txn_ts);
+        if (r.txn_log)
+                fclose(r.txn_log);
         sl_committer_fini(&r.c);
         return rc;
 }

@@ -287,8 +287,10 @@ static int cmd_run(int argc, char **argv)
         if (o.ninputs) {
                 rc = sluice_run_files(p, &o, &rep, err, sizeof err);
         } else {
-                if (quiet)
+                if (quiet) {
                         k.started = NULL;
+                        k.quiet = true;
+                }
                 catch_signals();
                 rc = sluice_run_kafka(p, &k, &rep, err, sizeof err);
         }

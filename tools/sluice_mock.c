@@ -104,9 +104,14 @@ static int parse_topic(const char *arg, struct topic_spec *t)
                 return -1;
         }
         if (colon) {
-                long p;
-                if (parse_int("--topic partitions", colon + 1, 1, MAX_PARTITIONS, &p))
+                char *end;
+                errno = 0;
+                long p = strtol(colon + 1, &end, 10);
+                if (errno || end == colon + 1 || *end || p < 1 || p > MAX_PARTITIONS) {
+                        fprintf(stderr, "sluice-mock: --topic '%s': expected NAME:PARTITIONS "
+                                "with 1 to %d partitions\n", arg, MAX_PARTITIONS);
                         return -1;
+                }
                 t->partitions = (int)p;
         }
         return 0;
@@ -119,6 +124,22 @@ static bool topic_listed(const struct mock_opts *o, const struct topic_spec *t)
                     memcmp(o->topics[i].name, t->name, t->name_len) == 0)
                         return true;
         return false;
+}
+
+static int bad_option(char **argv, int c)
+{
+        const char *arg = argv[optind - 1];
+        bool is_long = strncmp(arg, "--", 2) == 0;
+
+        if (c == ':')
+                fprintf(stderr, "sluice-mock: %s needs a value\n", arg);
+        else if (optopt && is_long)
+                fprintf(stderr, "sluice-mock: '%s': that option takes no value\n", arg);
+        else if (optopt)
+                fprintf(stderr, "sluice-mock: unknown option '-%c'\n", optopt);
+        else
+                fprintf(stderr, "sluice-mock: unknown option '%s'\n", arg);
+        return 2;
 }
 
 /* Returns 0 to run, 1 after --help, 2 for a bad flag (already reported). */
@@ -142,7 +163,8 @@ static int parse_args(int argc, char **argv, struct mock_opts *o)
                 fprintf(stderr, "sluice-mock: out of memory\n");
                 return 2;
         }
-        while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'b':
                         if (parse_int("--brokers", optarg, 1, MAX_BROKERS, &v))
@@ -174,7 +196,7 @@ static int parse_args(int argc, char **argv, struct mock_opts *o)
                         o->port_file = optarg;
                         break;
                 case 's':
-                        if (parse_int("--seconds", optarg, 0, LONG_MAX / 1000, &v))
+                        if (parse_int("--seconds", optarg, 0, INT_MAX, &v))
                                 return 2;
                         o->seconds = v;
                         break;
@@ -182,8 +204,7 @@ static int parse_args(int argc, char **argv, struct mock_opts *o)
                         usage(stdout);
                         return 1;
                 default:
-                        /* getopt has printed what was wrong */
-                        return 2;
+                        return bad_option(argv, c);
                 }
         }
         if (optind != argc) {

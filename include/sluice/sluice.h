@@ -80,6 +80,7 @@ struct sluice_kafka_opts {
         bool bounded;                 /* stop at the end of the input and close every
                                        * window, as file mode does */
         bool status;                  /* a live status line on standard error */
+        bool quiet;                   /* no assignment and warning lines */
         volatile int *stop;           /* set non-zero (e.g. by a signal handler) to stop:
                                        * the run commits what it processed and returns 0 */
         /* Called once the brokers are known (the mock's address with mock). */
