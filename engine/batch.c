@@ -65,6 +65,14 @@ static int push(struct sl_outq *oq)
 int sl_outq_row(struct sl_outq *oq, uint64_t seq, uint16_t query, int64_t wend,
                 uint64_t first, const char *text, uint32_t len, uint32_t klen)
 {
+        return sl_outq_row_ex(oq, seq, query, wend, first, text, len, klen,
+                              SL_ROW_OUTPUT, 0);
+}
+
+int sl_outq_row_ex(struct sl_outq *oq, uint64_t seq, uint16_t query, int64_t wend,
+                   uint64_t first, const char *text, uint32_t len, uint32_t klen,
+                   enum sl_row_kind kind, uint32_t xlen)
+{
         if (oq->suppress)
                 return 0;
         uint32_t need = sl_row_size(len);
@@ -84,7 +92,7 @@ int sl_outq_row(struct sl_outq *oq, uint64_t seq, uint16_t query, int64_t wend,
         struct sl_row *r = (struct sl_row *)(oq->cur->data + oq->cur->used);
         *r = (struct sl_row){.seq = seq, .wend = wend, .first = first,
                              .cause_ts = oq->cause_ts, .len = len, .klen = klen,
-                             .query = query};
+                             .xlen = xlen, .query = query, .kind = (uint8_t)kind};
         memcpy(r + 1, text, len);
         oq->cur->used += need;
         oq->rows++;

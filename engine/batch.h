@@ -86,9 +86,19 @@ struct sl_row {
         int64_t cause_ts; /* Kafka mode: CreateTime of the input that caused it */
         uint32_t len;     /* bytes of text, key included */
         uint32_t klen;    /* Kafka mode: the first klen bytes are the message key */
+        uint32_t xlen;    /* repartition rows: the klen bytes after the key are the
+                           * input's own message key (the sluice.key header) */
         uint16_t query;
-        uint16_t pad[3];
+        uint8_t kind;     /* enum sl_row_kind */
+        uint8_t pad;
         /* char text[len], padded to 8 */
+};
+
+enum sl_row_kind {
+        SL_ROW_OUTPUT = 0,      /* a result row for the query's sink */
+        SL_ROW_REPARTITION = 1, /* an input record for the query's repartition topic:
+                                 * key = group key, then the input's key, then its value;
+                                 * wend = its event time */
 };
 
 static inline const char *sl_row_text(const struct sl_row *r)
@@ -134,6 +144,10 @@ struct sl_outq {
  * -ENOMEM.  Nothing is kept while oq->suppress is set. */
 int sl_outq_row(struct sl_outq *oq, uint64_t seq, uint16_t query, int64_t wend,
                 uint64_t first, const char *text, uint32_t len, uint32_t klen);
+/* The same, for any kind of row; xlen bytes follow the key. */
+int sl_outq_row_ex(struct sl_outq *oq, uint64_t seq, uint16_t query, int64_t wend,
+                   uint64_t first, const char *text, uint32_t len, uint32_t klen,
+                   enum sl_row_kind kind, uint32_t xlen);
 /* Pushes the current batch with the given progress (may be empty). */
 int sl_outq_flush(struct sl_outq *oq, uint64_t progress);
 /* Pushes the current batch (may be empty) marked with cut id `cut`. */

@@ -53,6 +53,10 @@ struct sl_out_msg {
         uint32_t vlen;
         int64_t ts;        /* message timestamp, 0: now */
         int64_t cause_ts;  /* CreateTime of the input that caused it (latency) */
+        bool repartition;  /* to the query's repartition topic, with hkey as the
+                            * sluice.key header */
+        const char *hkey;
+        uint32_t hklen;
 };
 
 struct sl_txn_ops {

@@ -86,8 +86,10 @@ struct kworker {
 
 struct kpart {
         struct sl_part *part;
+        uint32_t topic;   /* topic id: a source, or nsources + query (repartition) */
         uint32_t worker;
         int64_t last;     /* last offset handed over in this batch, -1: none */
+        int64_t target;   /* bounded, repartition topics: the end to reach */
         bool eof;
 };
 
@@ -121,7 +123,13 @@ struct krun {
         rd_kafka_topic_partition_list_t *alo_offsets;
         struct kworker *w;
         uint32_t nw;
-        struct kbyte_map *map;        /* per source */
+        struct kbyte_map *map;        /* per topic id */
+        uint32_t ntopics;             /* sources, then one repartition topic per query */
+        bool *rep;                    /* per query: GROUP BY needs a repartition */
+        bool any_rep;
+        char **rep_topic;             /* per query: <application.id>-<name>-repartition */
+        rd_kafka_topic_t **rep_rkt;
+        int bounded_phase;            /* repartitioning, bounded: 1 once stage 1 is done */
         uint32_t assigned;
         struct sl_committer c;
         struct sl_txn_ops ops;
@@ -144,6 +152,12 @@ struct krun {
         double last_status;
         uint64_t st_consumed, st_produced, st_txns;
 };
+
+static const char *topic_name(const struct krun *r, uint32_t id)
+{
+        return id < r->plan->nsources ? r->plan->sources[id].topic
+                                      : r->rep_topic[id - r->plan->nsources];
+}
 
 static void errf(struct krun *r, const char *fmt, ...)
 {
@@ -210,8 +224,18 @@ static int run_kbatch(struct kworker *w, struct kbatch *b)
                         if (rc == 0) {
                                 rd_kafka_timestamp_type_t tt;
                                 int64_t ts = rd_kafka_message_timestamp(m, &tt);
-                                rc = sl_part_record(b->e[i].part, m->offset, m->key,
-                                                    m->key_len, m->payload, m->len, ts);
+                                const void *key = m->key;
+                                size_t klen = m->key_len;
+                                rd_kafka_headers_t *h;
+                                if (sl_part_key_in_header(b->e[i].part)) {
+                                        key = NULL;
+                                        klen = 0;
+                                        if (rd_kafka_message_headers(m, &h) == 0)
+                                                (void)rd_kafka_header_get_last(h, "sluice.key",
+                                                                               &key, &klen);
+                                }
+                                rc = sl_part_record(b->e[i].part, m->offset, key, klen,
+                                                    m->payload, m->len, ts);
                         }
                         rd_kafka_message_destroy(m);
                 }
@@ -380,9 +404,18 @@ static int produce_batch(struct krun *r, struct sl_outbatch *b)
                         .ts = q->kind == SL_Q_AGGREGATE && q->win.kind != SL_WIN_NONE ? row->wend : 0,
                         .cause_ts = row->cause_ts,
                 };
+                if (row->kind == SL_ROW_REPARTITION) {
+                        m.repartition = true;
+                        m.topic = r->rep_topic[row->query];
+                        m.hkey = row->xlen ? text + row->klen : NULL;
+                        m.hklen = row->xlen;
+                        m.val += row->xlen;
+                        m.vlen -= row->xlen;
+                        m.ts = row->wend;
+                }
                 /* The row's text ends with a newline (file format); a
                  * message value does not. */
-                if (m.vlen && m.val[m.vlen - 1] == '\n')
+                if (!m.repartition && m.vlen && m.val[m.vlen - 1] == '\n')
                         m.vlen--;
                 enum sl_txn_status s = sl_committer_row(&r->c, &m);
                 if (s == SL_TXN_ABORT) {
@@ -499,11 +532,22 @@ static enum sl_txn_status k_begin(void *ctx)
 static enum sl_txn_status k_produce(void *ctx, const struct sl_out_msg *m)
 {
         struct krun *r = ctx;
-        const struct sl_query *q = &r->plan->queries[m->query];
+        rd_kafka_topic_t *rkt = m->repartition ? r->rep_rkt[m->query] : r->out_rkt[m->query];
         for (;;) {
-                rd_kafka_resp_err_t e = r->txn_log
+                rd_kafka_resp_err_t e = m->repartition
                         ? rd_kafka_producev(r->producer,
-                                RD_KAFKA_V_RKT(r->out_rkt[q->index]),
+                                RD_KAFKA_V_RKT(rkt),
+                                RD_KAFKA_V_KEY(m->key, m->klen),
+                                RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_TIMESTAMP(m->ts),
+                                RD_KAFKA_V_OPAQUE((void *)(intptr_t)m->cause_ts),
+                                RD_KAFKA_V_HEADER("sluice.key", m->hkey,
+                                                  m->hkey ? (ssize_t)m->hklen : -1),
+                                RD_KAFKA_V_END)
+                        : r->txn_log
+                        ? rd_kafka_producev(r->producer,
+                                RD_KAFKA_V_RKT(rkt),
                                 RD_KAFKA_V_KEY(m->key, m->klen),
                                 RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -513,7 +557,7 @@ static enum sl_txn_status k_produce(void *ctx, const struct sl_out_msg *m)
                                                   (ssize_t)r->txn_hdr_len),
                                 RD_KAFKA_V_END)
                         : rd_kafka_producev(r->producer,
-                                RD_KAFKA_V_RKT(r->out_rkt[q->index]),
+                                RD_KAFKA_V_RKT(rkt),
                                 RD_KAFKA_V_KEY(m->key, m->klen),
                                 RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -523,7 +567,7 @@ static enum sl_txn_status k_produce(void *ctx, const struct sl_out_msg *m)
                 if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
                         return SL_TXN_OK;
                 if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                        snprintf(r->kerr, sizeof r->kerr, "topic %s: %s", q->topic,
+                        snprintf(r->kerr, sizeof r->kerr, "topic %s: %s", rd_kafka_topic_name(rkt),
                                  rd_kafka_err2str(e));
                         return e == RD_KAFKA_RESP_ERR__FATAL ? SL_TXN_FATAL : SL_TXN_ABORT;
                 }
@@ -536,7 +580,7 @@ static rd_kafka_topic_partition_list_t *offsets_list(struct krun *r,
 {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
         for (uint32_t i = 0; i < n; i++)
-                rd_kafka_topic_partition_list_add(l, r->plan->sources[o[i].src].topic,
+                rd_kafka_topic_partition_list_add(l, topic_name(r, o[i].src),
                                                   o[i].partition)->offset = o[i].offset;
         return l;
 }
@@ -668,7 +712,7 @@ static int seek_all(struct krun *r)
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)r->c.nparts);
         for (uint32_t i = 0; i < r->c.nparts; i++) {
                 const struct sl_cpart *p = &r->c.parts[i];
-                rd_kafka_topic_partition_list_add(l, r->plan->sources[p->src].topic,
+                rd_kafka_topic_partition_list_add(l, topic_name(r, p->src),
                         p->partition)->offset = r->replay || p->committed < 0
                                 ? RD_KAFKA_OFFSET_BEGINNING : p->committed;
         }
@@ -693,7 +737,7 @@ static int rewind_all(struct krun *r)
         r->discard = true;
         sl_committer_rewind(&r->c);
         int rc = 0;
-        for (uint32_t s = 0; s < r->plan->nsources && rc == 0; s++)
+        for (uint32_t s = 0; s < r->ntopics && rc == 0; s++)
                 for (uint32_t p = 0; p < r->map[s].n && rc == 0; p++) {
                         struct kpart *kp = r->map[s].p[p];
                         if (!kp)
@@ -732,12 +776,16 @@ static int commit(struct krun *r, bool flush)
         return rewind_all(r);
 }
 
+/* The topic id of a topic we read, or -1. */
 static int source_of(const struct krun *r, const char *topic)
 {
         for (uint32_t s = 0; s < r->plan->nsources; s++)
                 if (r->plan->sources[s].topic && strcmp(r->plan->sources[s].topic, topic) == 0 &&
                     r->plan->sources[s].nqueries)
                         return (int)s;
+        for (uint32_t q = 0; q < r->plan->nqueries; q++)
+                if (r->rep[q] && strcmp(r->rep_topic[q], topic) == 0)
+                        return (int)(r->plan->nsources + q);
         return -1;
 }
 
@@ -754,6 +802,25 @@ static struct kpart **slot(struct krun *r, uint32_t s, int32_t p)
                 m->n = n;
         }
         return &m->p[p];
+}
+
+/* Source partitions send repartitioned queries' records on; a repartition
+ * topic's partitions run that one query. */
+static int set_modes(struct krun *r, struct sl_part *pt, uint32_t topic)
+{
+        uint8_t *m = calloc(r->plan->nqueries, 1);
+        if (!m)
+                return -ENOMEM;
+        bool stage2 = topic >= r->plan->nsources;
+        for (uint32_t q = 0; q < r->plan->nqueries; q++) {
+                if (stage2)
+                        m[q] = q == topic - r->plan->nsources ? SL_PART_RUN : SL_PART_SKIP;
+                else if (r->plan->queries[q].source == topic)
+                        m[q] = r->rep[q] ? SL_PART_REPARTITION : SL_PART_RUN;
+        }
+        int rc = sl_part_set_modes(pt, m, stage2);
+        free(m);
+        return rc;
 }
 
 static int on_assign(struct krun *r, rd_kafka_topic_partition_list_t *parts)
@@ -780,11 +847,19 @@ static int on_assign(struct krun *r, rd_kafka_topic_partition_list_t *parts)
                 struct kpart *kp = calloc(1, sizeof *kp);
                 if (!kp)
                         return -ENOMEM;
-                kp->part = sl_part_new(r->plan, (uint32_t)s, tp->partition, &w->oq);
+                uint32_t stream = (uint32_t)s < r->plan->nsources ? (uint32_t)s
+                                : r->plan->queries[s - r->plan->nsources].source;
+                kp->part = sl_part_new(r->plan, stream, tp->partition, &w->oq);
                 if (!kp->part) {
                         free(kp);
                         return -ENOMEM;
                 }
+                if (r->any_rep && set_modes(r, kp->part, (uint32_t)s) != 0) {
+                        sl_part_destroy(kp->part);
+                        free(kp);
+                        return -ENOMEM;
+                }
+                kp->topic = (uint32_t)s;
                 kp->worker = wi;
                 kp->last = -1;
                 *sl = kp;
@@ -882,6 +957,41 @@ static bool all_eof(const struct krun *r)
         return true;
 }
 
+/* Bounded and repartitioning: stage 1 is committed; has stage 2 read every
+ * repartition partition up to the end it had then? */
+static bool stage2_done(struct krun *r)
+{
+        for (uint32_t s = r->plan->nsources; s < r->ntopics; s++)
+                for (uint32_t p = 0; p < r->map[s].n; p++) {
+                        struct kpart *kp = r->map[s].p[p];
+                        if (!kp)
+                                continue;
+                        int i = sl_committer_find(&r->c, s, (int32_t)p);
+                        if (i >= 0 && r->c.parts[i].pushed < kp->target)
+                                return false;
+                }
+        return true;
+}
+
+static int stage2_targets(struct krun *r)
+{
+        for (uint32_t s = r->plan->nsources; s < r->ntopics; s++)
+                for (uint32_t p = 0; p < r->map[s].n; p++) {
+                        struct kpart *kp = r->map[s].p[p];
+                        int64_t lo, hi;
+                        if (!kp)
+                                continue;
+                        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+                                r->consumer, topic_name(r, s), (int32_t)p, &lo, &hi, 10000);
+                        if (e) {
+                                errf(r, "end of %s[%u]: %s", topic_name(r, s), p, rd_kafka_err2str(e));
+                                return -EIO;
+                        }
+                        kp->target = hi;
+                }
+        return 0;
+}
+
 static int hand_over(struct krun *r, rd_kafka_message_t **msgs, ssize_t n)
 {
         struct kpart *touched[KBATCH_MSGS];
@@ -937,8 +1047,7 @@ static int hand_over(struct krun *r, rd_kafka_message_t **msgs, ssize_t n)
         }
         for (uint32_t i = 0; i < ntouched; i++) {
                 struct kpart *kp = touched[i];
-                int ci = sl_committer_find(&r->c, sl_part_source(kp->part),
-                                           sl_part_partition(kp->part));
+                int ci = sl_committer_find(&r->c, kp->topic, sl_part_partition(kp->part));
                 if (ci >= 0)
                         sl_committer_pushed(&r->c, (uint32_t)ci, kp->last);
                 kp->last = -1;
@@ -1002,8 +1111,19 @@ static int consume_loop(struct krun *r)
                 rd_kafka_poll(r->producer, 0);
                 double t = now_s();
                 if (rc == 0 && r->opts->bounded && all_eof(r)) {
-                        rc = commit(r, true);
-                        break;
+                        if (!r->any_rep || (r->bounded_phase && stage2_done(r))) {
+                                rc = commit(r, true);
+                                break;
+                        }
+                        if (!r->bounded_phase) {
+                                /* Every record of stage 1 is in the repartition
+                                 * topics once this commits; then read them to
+                                 * their end. */
+                                rc = commit(r, false);
+                                if (rc == 0)
+                                        rc = stage2_targets(r);
+                                r->bounded_phase = 1;
+                        }
                 }
                 if (rc == 0 && t >= next_commit) {
                         rc = commit(r, false);
@@ -1111,6 +1231,96 @@ static int read_settings(struct krun *r)
         return 0;
 }
 
+/* A GROUP BY that does not hold every KEY column of its source cannot be
+ * computed per input partition: its records go through a repartition topic,
+ * keyed by the group key, as in Kafka Streams. */
+static int plan_repartitions(struct krun *r)
+{
+        const struct sl_plan *p = r->plan;
+        r->ntopics = p->nsources + p->nqueries;
+        r->rep = calloc(p->nqueries, sizeof *r->rep);
+        r->rep_topic = calloc(p->nqueries, sizeof *r->rep_topic);
+        r->rep_rkt = calloc(p->nqueries, sizeof *r->rep_rkt);
+        if (!r->rep || !r->rep_topic || !r->rep_rkt)
+                return -ENOMEM;
+        for (uint32_t qi = 0; qi < p->nqueries; qi++) {
+                const struct sl_query *q = &p->queries[qi];
+                const struct sl_source *src = &p->sources[q->source];
+                if (q->kind != SL_Q_AGGREGATE)
+                        continue;
+                bool has_key = false, covered = true;
+                for (uint32_t c = 0; c < src->ncols; c++) {
+                        if (!src->cols[c].key)
+                                continue;
+                        has_key = true;
+                        bool in = false;
+                        for (uint32_t g = 0; g < q->ngroup; g++)
+                                in |= q->group_cols[g] == c;
+                        covered &= in;
+                }
+                if (has_key && covered)
+                        continue;
+                r->rep[qi] = true;
+                r->any_rep = true;
+                size_t n = strlen(r->group) + strlen(q->name) + 16;
+                if (!(r->rep_topic[qi] = malloc(n)))
+                        return -ENOMEM;
+                snprintf(r->rep_topic[qi], n, "%s-%s-repartition", r->group, q->name);
+        }
+        return 0;
+}
+
+/* Repartition topics get the partition count of their source.  The mock
+ * cannot create topics through the Admin API (KAFKA_MOCK.md): there the
+ * first metadata request creates them, with 4 partitions. */
+static void create_repartition_topics(struct krun *r)
+{
+        if (!r->any_rep)
+                return;
+        rd_kafka_NewTopic_t *nt[SL_MAX_AGGS * 4];
+        int n = 0;
+        char e[256];
+        for (uint32_t q = 0; q < r->plan->nqueries && n < (int)(sizeof nt / sizeof *nt); q++) {
+                if (!r->rep[q])
+                        continue;
+                int parts = 4;
+                const struct rd_kafka_metadata *md;
+                rd_kafka_topic_t *t = rd_kafka_topic_new(r->producer,
+                        r->plan->sources[r->plan->queries[q].source].topic, NULL);
+                if (t && rd_kafka_metadata(r->producer, 0, t, &md, 10000) == 0) {
+                        if (md->topic_cnt == 1 && md->topics[0].partition_cnt > 0)
+                                parts = md->topics[0].partition_cnt;
+                        rd_kafka_metadata_destroy(md);
+                }
+                if (t)
+                        rd_kafka_topic_destroy(t);
+                if (r->mock) {
+                        rd_kafka_mock_topic_create(r->mock, r->rep_topic[q], parts, 1);
+                        continue;
+                }
+                nt[n] = rd_kafka_NewTopic_new(r->rep_topic[q], parts, -1, e, sizeof e);
+                if (nt[n])
+                        n++;
+        }
+        if (n == 0)
+                return;
+        rd_kafka_queue_t *rq = rd_kafka_queue_new(r->producer);
+        rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(r->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_set_request_timeout(o, 5000, e, sizeof e);
+        rd_kafka_CreateTopics(r->producer, nt, (size_t)n, o, rq);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(rq, 6000);
+        const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+        if (!res || rd_kafka_event_error(ev))
+                fprintf(stderr, "sluice: warning: could not create the repartition topics (%s); "
+                                "relying on the broker's automatic topic creation\n",
+                        ev ? rd_kafka_event_error_string(ev) : "timed out");
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        rd_kafka_AdminOptions_destroy(o);
+        rd_kafka_NewTopic_destroy_array(nt, (size_t)n);
+        rd_kafka_queue_destroy(rq);
+}
+
 static int start_mock(struct krun *r)
 {
         char e[256];
@@ -1198,7 +1408,14 @@ static int make_clients(struct krun *r)
         r->out_rkt = calloc(r->plan->nqueries, sizeof *r->out_rkt);
         if (!r->out_rkt)
                 return -ENOMEM;
+        create_repartition_topics(r);
         for (uint32_t q = 0; q < r->plan->nqueries; q++) {
+                if (r->rep[q]) {
+                        r->rep_rkt[q] = rd_kafka_topic_new(r->producer, r->rep_topic[q], NULL);
+                        const struct rd_kafka_metadata *md;
+                        if (rd_kafka_metadata(r->producer, 0, r->rep_rkt[q], &md, 10000) == 0)
+                                rd_kafka_metadata_destroy(md);
+                }
                 r->out_rkt[q] = rd_kafka_topic_new(r->producer, r->plan->queries[q].topic, NULL);
                 /* Metadata before the first produce (KAFKA_MOCK.md). */
                 const struct rd_kafka_metadata *md;
@@ -1218,6 +1435,10 @@ static int make_clients(struct krun *r)
         for (uint32_t s = 0; s < r->plan->nsources; s++)
                 if (r->plan->sources[s].nqueries)
                         rd_kafka_topic_partition_list_add(topics, r->plan->sources[s].topic,
+                                                          RD_KAFKA_PARTITION_UA);
+        for (uint32_t q = 0; q < r->plan->nqueries; q++)
+                if (r->rep[q])
+                        rd_kafka_topic_partition_list_add(topics, r->rep_topic[q],
                                                           RD_KAFKA_PARTITION_UA);
         rd_kafka_resp_err_t se = rd_kafka_subscribe(r->consumer, topics);
         rd_kafka_topic_partition_list_destroy(topics);
@@ -1385,14 +1606,14 @@ int sluice_run_kafka(const struct sluice_pipeline *pl, const struct sluice_kafka
         err[0] = 0;
         atomic_init(&r.stop, false);
         r.lat = calloc(LAT_BUCKETS, sizeof *r.lat);
-        r.map = calloc(r.plan->nsources, sizeof *r.map);
+        r.map = calloc(r.plan->nsources + r.plan->nqueries, sizeof *r.map);
         if (!r.lat || !r.map)
                 return -ENOMEM;
         r.ops = (struct sl_txn_ops){.begin = k_begin, .produce = k_produce,
                 .send_offsets = k_send_offsets, .commit = k_commit, .abort = k_abort,
                 .backoff = k_backoff, .error = k_error};
         sl_committer_init(&r.c, &r.ops, &r);
-        if ((rc = read_settings(&r)) != 0)
+        if ((rc = read_settings(&r)) != 0 || (rc = plan_repartitions(&r)) != 0)
                 goto out;
         bool any = false;
         for (uint32_t s = 0; s < r.plan->nsources; s++)
@@ -1454,6 +1675,16 @@ out:
                         if (r.out_rkt[q])
                                 rd_kafka_topic_destroy(r.out_rkt[q]);
         free(r.out_rkt);
+        if (r.rep_rkt)
+                for (uint32_t q = 0; q < r.plan->nqueries; q++)
+                        if (r.rep_rkt[q])
+                                rd_kafka_topic_destroy(r.rep_rkt[q]);
+        free(r.rep_rkt);
+        if (r.rep_topic)
+                for (uint32_t q = 0; q < r.plan->nqueries; q++)
+                        free(r.rep_topic[q]);
+        free(r.rep_topic);
+        free(r.rep);
         if (r.producer) {
                 rd_kafka_flush(r.producer, 10000);
                 rd_kafka_destroy(r.producer);
@@ -1467,7 +1698,7 @@ out:
         if (r.mock_rk)
                 rd_kafka_destroy(r.mock_rk);
         free_workers(&r);
-        for (uint32_t s = 0; s < r.plan->nsources; s++) {
+        for (uint32_t s = 0; s < r.plan->nsources + r.plan->nqueries; s++) {
                 for (uint32_t p = 0; p < r.map[s].n; p++)
                         free(r.map[s].p[p]);
                 free(r.map[s].p);

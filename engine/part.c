@@ -34,6 +34,9 @@ struct sl_part {
         uint32_t item_cap;
         struct sl_source_stats sst;
         struct sl_query_stats *qst;
+        uint8_t *mode;           /* per plan query: enum sl_part_mode */
+        bool key_in_header;
+        struct sl_value genv[SL_MAX_GROUP];
 };
 
 static void free_ops(struct sl_part *pt)
@@ -55,7 +58,7 @@ static int make_ops(struct sl_part *pt)
 {
         for (uint32_t k = 0; k < pt->src->nqueries; k++) {
                 const struct sl_query *q = &pt->plan->queries[pt->src->queries[k]];
-                if (q->kind != SL_Q_AGGREGATE)
+                if (q->kind != SL_Q_AGGREGATE || pt->mode[q->index] != SL_PART_RUN)
                         continue;
                 pt->ops[q->index] = sl_aggop_new(q);
                 if (!pt->ops[q->index])
@@ -79,7 +82,14 @@ struct sl_part *sl_part_new(const struct sl_plan *p, uint32_t src,
         pt->ops = calloc(p->nqueries, sizeof *pt->ops);
         pt->st = calloc(p->nqueries, sizeof *pt->st);
         pt->qst = calloc(p->nqueries, sizeof *pt->qst);
-        if (!pt->ops || !pt->st || !pt->qst || make_ops(pt) != 0) {
+        pt->mode = calloc(p->nqueries, 1);
+        if (!pt->ops || !pt->st || !pt->qst || !pt->mode) {
+                sl_part_destroy(pt);
+                return NULL;
+        }
+        for (uint32_t k = 0; k < pt->src->nqueries; k++)
+                pt->mode[pt->src->queries[k]] = SL_PART_RUN;
+        if (make_ops(pt) != 0) {
                 sl_part_destroy(pt);
                 return NULL;
         }
@@ -97,11 +107,25 @@ void sl_part_destroy(struct sl_part *pt)
         free(pt->ops);
         free(pt->st);
         free(pt->qst);
+        free(pt->mode);
         free(pt->scratch.p);
         free(pt->item);
         sl_buf_free(&pt->key);
         sl_buf_free(&pt->row);
         free(pt);
+}
+
+int sl_part_set_modes(struct sl_part *pt, const uint8_t *modes, bool key_in_header)
+{
+        free_ops(pt);
+        memcpy(pt->mode, modes, pt->plan->nqueries);
+        pt->key_in_header = key_in_header;
+        return make_ops(pt);
+}
+
+bool sl_part_key_in_header(const struct sl_part *pt)
+{
+        return pt->key_in_header;
 }
 
 int sl_part_reset(struct sl_part *pt, int64_t replay_until)
@@ -126,6 +150,32 @@ static int project(struct sl_part *pt, const struct sl_query *q, uint64_t seq,
                 pt->qst[q->index].rows++;
         return sl_outq_row(pt->oq, seq, (uint16_t)q->index, 0, 0, pt->row.p,
                            (uint32_t)pt->row.len, kl);
+}
+
+/* Stage 1 of a GROUP BY on a column other than the message key: the
+ * record goes to the query's repartition topic, keyed by its group key. */
+static int repartition(struct sl_part *pt, const struct sl_query *q, uint64_t seq,
+                       int64_t ts, const char *key, size_t klen, const char *val,
+                       size_t vlen)
+{
+        for (uint32_t g = 0; g < q->ngroup; g++) {
+                pt->genv[g] = pt->vals[q->group_cols[g]];
+                if (pt->genv[g].type == SL_T_NULL) {
+                        pt->qst[q->index].null_key++;
+                        return 0;
+                }
+        }
+        sl_buf_reset(&pt->row);
+        sl_key_text(q, pt->genv, &pt->row);
+        uint32_t gk = (uint32_t)pt->row.len;
+        if (key)
+                sl_buf_add(&pt->row, key, klen);
+        sl_buf_add(&pt->row, val, vlen);
+        if (!sl_buf_ok(&pt->row) || pt->row.len > UINT32_MAX / 2)
+                return -ENOMEM;
+        return sl_outq_row_ex(pt->oq, seq, (uint16_t)q->index, ts, 0, pt->row.p,
+                              (uint32_t)pt->row.len, gk, SL_ROW_REPARTITION,
+                              key ? (uint32_t)klen : 0);
 }
 
 static int aggregate(struct sl_part *pt, const struct sl_query *q, uint64_t seq,
@@ -167,8 +217,10 @@ int sl_part_record(struct sl_part *pt, int64_t offset, const char *key,
         pt->next_offset = offset + 1;
         pt->oq->suppress = offset < pt->replay_until;
         pt->oq->cause_ts = msg_ts;
-        pt->sst.read++;
-        pt->sst.bytes += vlen;
+        if (!pt->key_in_header) {
+                pt->sst.read++;
+                pt->sst.bytes += vlen;
+        }
         if (!val) {
                 pt->sst.dropped[SL_DROP_NULL_VALUE]++;
                 return 0;
@@ -191,12 +243,18 @@ int sl_part_record(struct sl_part *pt, int64_t offset, const char *key,
         int rc = 0;
         for (uint32_t k = 0; k < src->nqueries && rc == 0; k++) {
                 const struct sl_query *q = &pt->plan->queries[src->queries[k]];
+                uint8_t mode = pt->mode[q->index];
+                if (mode == SL_PART_SKIP)
+                        continue;
                 if (q->where && !sl_prog_test(q->where, pt->vals)) {
                         pt->qst[q->index].filtered++;
                         continue;
                 }
-                rc = q->kind == SL_Q_PROJECT ? project(pt, q, seq, key, klen)
-                                             : aggregate(pt, q, seq, ts);
+                if (mode == SL_PART_REPARTITION)
+                        rc = repartition(pt, q, seq, ts, key, klen, val, vlen);
+                else
+                        rc = q->kind == SL_Q_PROJECT ? project(pt, q, seq, key, klen)
+                                                     : aggregate(pt, q, seq, ts);
         }
         return rc;
 }

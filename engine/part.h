@@ -31,6 +31,23 @@ struct sl_part *sl_part_new(const struct sl_plan *p, uint32_t src,
                             int32_t partition, struct sl_outq *oq);
 void sl_part_destroy(struct sl_part *pt);
 
+enum sl_part_mode {
+        SL_PART_SKIP = 0,        /* the query does not read this partition */
+        SL_PART_RUN = 1,         /* aggregate (or project) here */
+        SL_PART_REPARTITION = 2, /* WHERE here, then send the record to the query's
+                                  * repartition topic, keyed by its group key */
+};
+
+/*
+ * What each query does with this partition's records (modes[plan->nqueries];
+ * copied).  Default: SL_PART_RUN for every query of the source.  A
+ * partition of a repartition topic runs one query, takes the input's KEY
+ * columns from the sluice.key header (key_in_header) and leaves the
+ * source's read counters alone (stage 1 counted the records).
+ */
+int sl_part_set_modes(struct sl_part *pt, const uint8_t *modes, bool key_in_header);
+bool sl_part_key_in_header(const struct sl_part *pt);
+
 /* Drops all state; records at offsets < replay_until will rebuild it with
  * their rows suppressed. */
 int sl_part_reset(struct sl_part *pt, int64_t replay_until);
