@@ -91,7 +91,7 @@ int sl_outq_row_ex(struct sl_outq *oq, uint64_t seq, uint16_t query, int64_t wen
         }
         struct sl_row *r = (struct sl_row *)(oq->cur->data + oq->cur->used);
         *r = (struct sl_row){.seq = seq, .wend = wend, .first = first,
-                             .cause_ts = oq->cause_ts, .len = len, .klen = klen,
+                             .cause_ts = oq->cause_ts, .rx_us = oq->rx_us, .len = len, .klen = klen,
                              .xlen = xlen, .query = query, .kind = (uint8_t)kind};
         memcpy(r + 1, text, len);
         oq->cur->used += need;

@@ -84,6 +84,7 @@ struct sl_row {
         int64_t wend;
         uint64_t first;
         int64_t cause_ts; /* Kafka mode: CreateTime of the input that caused it */
+        int64_t rx_us;    /* Kafka mode: when sluice received that input (CLOCK_REALTIME) */
         uint32_t len;     /* bytes of text, key included */
         uint32_t klen;    /* Kafka mode: the first klen bytes are the message key */
         uint32_t xlen;    /* repartition rows: the klen bytes after the key are the
@@ -137,6 +138,7 @@ struct sl_outq {
         const _Atomic bool *stop; /* set when the run is aborted */
         bool suppress;            /* replaying: rows are computed, not kept */
         int64_t cause_ts;         /* stamped on every row */
+        int64_t rx_us;            /* stamped on every row */
         uint64_t rows;            /* rows kept */
 };
 

@@ -53,6 +53,7 @@ struct sl_out_msg {
         uint32_t vlen;
         int64_t ts;        /* message timestamp, 0: now */
         int64_t cause_ts;  /* CreateTime of the input that caused it (latency) */
+        int64_t rx_us;     /* when sluice received that input */
         bool repartition;  /* to the query's repartition topic, with hkey as the
                             * sluice.key header */
         const char *hkey;

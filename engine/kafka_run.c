@@ -57,6 +57,7 @@ struct kbatch {
         uint32_t n;
         struct sl_part *part; /* ASSIGN, RESET, REVOKE */
         int64_t arg;          /* RESET: replay_until; CUT, FLUSH: cut id */
+        int64_t rx_us;        /* MSGS: when the Kafka thread received them */
         struct kent e[];
 };
 
@@ -140,14 +141,21 @@ struct krun {
         _Atomic bool stop;            /* a thread failed */
         char kerr[512];               /* last librdkafka error text */
         uint64_t dr_failed;
-        /* latency: input CreateTime to commit (EOS) or delivery (ALO) */
+        /* latency: input CreateTime to commit (EOS) or delivery (ALO);
+         * and in process: received from Kafka to the same */
         int64_t *txn_ts;
+        int64_t *txn_rx;
+        uint64_t *ilat;               /* 0.1 ms buckets */
+        uint64_t nilat;
         size_t ntxn_ts, captxn_ts;
         uint64_t *lat;
         uint64_t nlat;
+        int64_t lat_warmup;           /* ms after the first input not measured */
+        int64_t lat_from;             /* CreateTime from which latency counts */
         /* counters */
         uint64_t consumed;
         uint64_t produced;
+        double first_in, last_in;     /* times of the first and the last input */
         double t0;
         double last_status;
         uint64_t st_consumed, st_produced, st_txns;
@@ -172,6 +180,22 @@ static double now_s(void)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int64_t wall_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The delivery-report opaque of an at-least-once row. */
+static void *lat_opaque(const struct sl_out_msg *m)
+{
+        int64_t d = m->rx_us - m->cause_ts * 1000;
+        uint64_t o = (uint64_t)(m->cause_ts > 0 ? m->cause_ts : 0) << 22 |
+                     (d >= 0 && d < 0x3fffff ? (uint64_t)d : 0x3fffff);
+        return (void *)(uintptr_t)o;
 }
 
 static int64_t wall_ms(void)
@@ -218,29 +242,41 @@ static int run_kbatch(struct kworker *w, struct kbatch *b)
 {
         int rc = 0;
         switch (b->kind) {
-        case KB_MSGS:
-                for (uint32_t i = 0; i < b->n; i++) {
-                        rd_kafka_message_t *m = b->e[i].m;
-                        if (rc == 0) {
+        case KB_MSGS: {
+                /* Runs of messages of one partition go in together, so
+                 * that table loads overlap (sl_part_records). */
+                static _Thread_local struct sl_msg run[KBATCH_MSGS];
+                uint32_t i = 0;
+                w->oq.rx_us = b->rx_us;
+                while (i < b->n && rc == 0) {
+                        struct sl_part *pt = b->e[i].part;
+                        bool hdr = sl_part_key_in_header(pt);
+                        uint32_t n = 0;
+                        for (; i < b->n && b->e[i].part == pt; i++, n++) {
+                                rd_kafka_message_t *m = b->e[i].m;
                                 rd_kafka_timestamp_type_t tt;
-                                int64_t ts = rd_kafka_message_timestamp(m, &tt);
                                 const void *key = m->key;
                                 size_t klen = m->key_len;
                                 rd_kafka_headers_t *h;
-                                if (sl_part_key_in_header(b->e[i].part)) {
+                                if (hdr) {
                                         key = NULL;
                                         klen = 0;
                                         if (rd_kafka_message_headers(m, &h) == 0)
                                                 (void)rd_kafka_header_get_last(h, "sluice.key",
                                                                                &key, &klen);
                                 }
-                                rc = sl_part_record(b->e[i].part, m->offset, key, klen,
-                                                    m->payload, m->len, ts);
+                                run[n] = (struct sl_msg){.offset = m->offset, .key = key,
+                                        .klen = klen, .val = m->payload, .vlen = m->len,
+                                        .ts = rd_kafka_message_timestamp(m, &tt)};
                         }
-                        rd_kafka_message_destroy(m);
+                        rc = sl_part_records(pt, run, n);
                 }
+                for (i = 0; i < b->n; i++)
+                        rd_kafka_message_destroy(b->e[i].m);
+                w->oq.rx_us = 0;
                 atomic_fetch_add_explicit(&w->records, b->n, memory_order_relaxed);
                 break;
+        }
         case KB_ASSIGN:
                 if (w->nparts == w->cap) {
                         uint32_t cap = w->cap ? 2 * w->cap : 16;
@@ -289,13 +325,17 @@ static void *kworker_main(void *arg)
                                 rc = -ECANCELED;
                                 break;
                         }
-                        /* Kafka input comes in bursts with quiet gaps: after
-                         * the usual spin/yield/short sleeps, sleep 1 ms. */
-                        if (spins > 1000) {
-                                struct timespec ts = {0, 1000000};
-                                nanosleep(&ts, NULL);
-                        } else {
+                        /* Kafka input comes in bursts with quiet gaps: after a
+                         * short spin, sleep 50 us, doubling up to 1 ms, so an
+                         * idle worker costs little and a busy one waits less
+                         * than a millisecond. */
+                        if (spins < 128) {
                                 sl_backoff(&spins);
+                        } else {
+                                uint32_t k = spins - 128 < 5 ? spins - 128 : 5;
+                                struct timespec ts = {0, (50000L << k) < 1000000L ? 50000L << k : 1000000L};
+                                nanosleep(&ts, NULL);
+                                spins++;
                         }
                         continue;
                 }
@@ -369,12 +409,39 @@ static int push_control(struct krun *r, struct kworker *w, enum kb_kind kind,
 
 /* ---- Kafka thread: producing rows ------------------------------------- */
 
-static void lat_add(struct krun *r, int64_t ms)
+static void lat_add(struct krun *r, int64_t now, int64_t cause)
 {
+        if (cause < r->lat_from)
+                return; /* warm-up (sluice.latency.warmup.ms) */
+        int64_t ms = now - cause;
         if (ms < 0)
                 ms = 0;
         r->lat[ms < LAT_BUCKETS - 1 ? ms : LAT_BUCKETS - 1]++;
         r->nlat++;
+}
+
+#define ILAT_BUCKETS 100001 /* 0.1 ms; the last one is "10 s or more" */
+
+static void ilat_add(struct krun *r, int64_t now_us, int64_t rx_us, int64_t cause)
+{
+        if (cause < r->lat_from || rx_us <= 0)
+                return;
+        int64_t t = (now_us - rx_us) / 100;
+        if (t < 0)
+                t = 0;
+        r->ilat[t < ILAT_BUCKETS - 1 ? t : ILAT_BUCKETS - 1]++;
+        r->nilat++;
+}
+
+static double ilat_quantile(const struct krun *r, double q)
+{
+        uint64_t want = (uint64_t)((double)r->nilat * q), seen = 0;
+        for (int i = 0; i < ILAT_BUCKETS; i++) {
+                seen += r->ilat[i];
+                if (seen > want)
+                        return (i + 1) / 10.0;
+        }
+        return (ILAT_BUCKETS - 1) / 10.0;
 }
 
 static int lat_quantile(const struct krun *r, double q)
@@ -402,7 +469,7 @@ static int produce_batch(struct krun *r, struct sl_outbatch *b)
                         .key = row->klen ? text : NULL, .klen = row->klen,
                         .val = text + row->klen, .vlen = row->len - row->klen,
                         .ts = q->kind == SL_Q_AGGREGATE && q->win.kind != SL_WIN_NONE ? row->wend : 0,
-                        .cause_ts = row->cause_ts,
+                        .cause_ts = row->cause_ts, .rx_us = row->rx_us,
                 };
                 if (row->kind == SL_ROW_REPARTITION) {
                         m.repartition = true;
@@ -431,11 +498,16 @@ static int produce_batch(struct krun *r, struct sl_outbatch *b)
                         if (r->ntxn_ts == r->captxn_ts) {
                                 size_t cap = r->captxn_ts ? 2 * r->captxn_ts : 4096;
                                 int64_t *n = realloc(r->txn_ts, cap * sizeof *n);
-                                if (!n)
+                                if (n)
+                                        r->txn_ts = n;
+                                int64_t *x = realloc(r->txn_rx, cap * sizeof *x);
+                                if (x)
+                                        r->txn_rx = x;
+                                if (!n || !x)
                                         return -ENOMEM;
-                                r->txn_ts = n;
                                 r->captxn_ts = cap;
                         }
+                        r->txn_rx[r->ntxn_ts] = row->rx_us;
                         r->txn_ts[r->ntxn_ts++] = row->cause_ts;
                 }
         }
@@ -541,7 +613,7 @@ static enum sl_txn_status k_produce(void *ctx, const struct sl_out_msg *m)
                                 RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                 RD_KAFKA_V_TIMESTAMP(m->ts),
-                                RD_KAFKA_V_OPAQUE((void *)(intptr_t)m->cause_ts),
+                                RD_KAFKA_V_OPAQUE(lat_opaque(m)),
                                 RD_KAFKA_V_HEADER("sluice.key", m->hkey,
                                                   m->hkey ? (ssize_t)m->hklen : -1),
                                 RD_KAFKA_V_END)
@@ -552,7 +624,7 @@ static enum sl_txn_status k_produce(void *ctx, const struct sl_out_msg *m)
                                 RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                 RD_KAFKA_V_TIMESTAMP(m->ts),
-                                RD_KAFKA_V_OPAQUE((void *)(intptr_t)m->cause_ts),
+                                RD_KAFKA_V_OPAQUE(lat_opaque(m)),
                                 RD_KAFKA_V_HEADER("sluice.txn", r->txn_hdr,
                                                   (ssize_t)r->txn_hdr_len),
                                 RD_KAFKA_V_END)
@@ -562,7 +634,7 @@ static enum sl_txn_status k_produce(void *ctx, const struct sl_out_msg *m)
                                 RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                 RD_KAFKA_V_TIMESTAMP(m->ts),
-                                RD_KAFKA_V_OPAQUE((void *)(intptr_t)m->cause_ts),
+                                RD_KAFKA_V_OPAQUE(lat_opaque(m)),
                                 RD_KAFKA_V_END);
                 if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
                         return SL_TXN_OK;
@@ -657,9 +729,11 @@ static enum sl_txn_status k_commit(void *ctx)
         if (s != SL_TXN_OK)
                 return s;
         txn_logf(r, "commit");
-        int64_t t = wall_ms();
-        for (size_t i = 0; i < r->ntxn_ts; i++)
-                lat_add(r, t - r->txn_ts[i]);
+        int64_t tu = wall_us(), t = tu / 1000;
+        for (size_t i = 0; i < r->ntxn_ts; i++) {
+                lat_add(r, t, r->txn_ts[i]);
+                ilat_add(r, tu, r->txn_rx[i], r->txn_ts[i]);
+        }
         r->ntxn_ts = 0;
         if (!r->checked_offsets)
                 check_txn_offsets(r);
@@ -701,8 +775,15 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                          rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
                 return;
         }
-        if (!r->eos)
-                lat_add(r, wall_ms() - (int64_t)(intptr_t)m->_private);
+        if (!r->eos) {
+                /* opaque: CreateTime (ms) << 22 | received - CreateTime (us, < 4.2 s) */
+                uint64_t o = (uint64_t)(uintptr_t)m->_private;
+                int64_t cause = (int64_t)(o >> 22);
+                int64_t tu = wall_us();
+                lat_add(r, tu / 1000, cause);
+                if ((o & 0x3fffff) != 0x3fffff)
+                        ilat_add(r, tu, cause * 1000 + (int64_t)(o & 0x3fffff), cause);
+        }
 }
 
 /* ---- commits, rewinds, rebalances ------------------------------------- */
@@ -999,6 +1080,7 @@ static int hand_over(struct krun *r, rd_kafka_message_t **msgs, ssize_t n)
         int rc = 0;
         const rd_kafka_topic_t *last_rkt = NULL;
         int last_src = -1;
+        int64_t rx = wall_us();
         for (ssize_t i = 0; i < n; i++) {
                 rd_kafka_message_t *m = msgs[i];
                 if (m->err) {
@@ -1034,7 +1116,7 @@ static int hand_over(struct krun *r, rd_kafka_message_t **msgs, ssize_t n)
                                 rc = -ENOMEM;
                                 continue;
                         }
-                        *w->cur = (struct kbatch){.kind = KB_MSGS};
+                        *w->cur = (struct kbatch){.kind = KB_MSGS, .rx_us = rx};
                 }
                 w->cur->e[w->cur->n++] = (struct kent){.part = kp->part, .m = m};
                 if (kp->last < 0)
@@ -1042,9 +1124,15 @@ static int hand_over(struct krun *r, rd_kafka_message_t **msgs, ssize_t n)
                 kp->last = m->offset;
                 kp->eof = false;
                 r->consumed++;
+                if (r->consumed == 1) {
+                        r->first_in = now_s();
+                        r->lat_from = r->lat_warmup ? wall_ms() + r->lat_warmup : INT64_MIN;
+                }
                 if (w->cur->n == KBATCH_MSGS && (rc = flush_pending(r, w)) != 0)
                         continue;
         }
+        if (ntouched)
+                r->last_in = now_s();
         for (uint32_t i = 0; i < ntouched; i++) {
                 struct kpart *kp = touched[i];
                 int ci = sl_committer_find(&r->c, kp->topic, sl_part_partition(kp->part));
@@ -1106,6 +1194,8 @@ static int consume_loop(struct krun *r)
                         rc = hand_over(r, msgs, n);
                 if (rc == 0 && r->rc)
                         rc = r->rc;
+                if (rc == 0 && r->opts->max_records && r->consumed >= r->opts->max_records)
+                        break;
                 if (rc == 0)
                         rc = drain_all(r);
                 rd_kafka_poll(r->producer, 0);
@@ -1223,6 +1313,16 @@ static int read_settings(struct krun *r)
         }
         const char *pc = own(r, "sluice.commit.plain");
         r->plain_commit = pc && strcmp(pc, "true") == 0;
+        const char *lw = own(r, "sluice.latency.warmup.ms");
+        if (lw) {
+                char *end;
+                r->lat_warmup = strtoll(lw, &end, 10);
+                if (*end || r->lat_warmup < 0) {
+                        errf(r, "sluice.latency.warmup.ms '%s': expected milliseconds", lw);
+                        return -EINVAL;
+                }
+        }
+        r->lat_from = INT64_MIN;
         const char *tl = own(r, "sluice.txn.log");
         if (tl && !(r->txn_log = fopen(tl, "a"))) {
                 errf(r, "sluice.txn.log '%s': %s", tl, strerror(errno));
@@ -1306,9 +1406,9 @@ static void create_repartition_topics(struct krun *r)
                 return;
         rd_kafka_queue_t *rq = rd_kafka_queue_new(r->producer);
         rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(r->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-        rd_kafka_AdminOptions_set_request_timeout(o, 5000, e, sizeof e);
+        rd_kafka_AdminOptions_set_request_timeout(o, 3000, e, sizeof e);
         rd_kafka_CreateTopics(r->producer, nt, (size_t)n, o, rq);
-        rd_kafka_event_t *ev = rd_kafka_queue_poll(rq, 6000);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(rq, 4000);
         const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
         if (!res || rd_kafka_event_error(ev))
                 fprintf(stderr, "sluice: warning: could not create the repartition topics (%s); "
@@ -1585,11 +1685,19 @@ static struct sluice_report *make_report(struct krun *r, double secs)
                        " transactions committed, %" PRIu64 " aborted, %" PRIu64 " retries\n",
                     r->eos ? "exactly-once" : "at-least-once", r->group, r->produced,
                     cs->txns, cs->aborts, cs->retries);
+        if (r->consumed > 1 && r->last_in > r->first_in)
+                sl_buf_addf(b, "  input: %" PRIu64 " records, first to last in %.3f s: %.0f records/s\n",
+                            r->consumed, r->last_in - r->first_in,
+                            (double)(r->consumed - 1) / (r->last_in - r->first_in));
         if (r->nlat)
                 sl_buf_addf(b, "  latency, input CreateTime to %s: p50 %d ms, p99 %d ms, max %s%d ms (%" PRIu64 " rows)\n",
                             r->eos ? "commit" : "delivery", lat_quantile(r, 0.5),
                             lat_quantile(r, 0.99), lat_quantile(r, 1.0) >= LAT_BUCKETS - 1 ? ">" : "",
                             lat_quantile(r, 1.0), r->nlat);
+        if (r->nilat)
+                sl_buf_addf(b, "  latency in sluice, received from Kafka to %s: p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms\n",
+                            r->eos ? "commit" : "delivery", ilat_quantile(r, 0.5),
+                            ilat_quantile(r, 0.99), ilat_quantile(r, 0.999));
         rep = sl_report_end(rep);
 out:
         free(ss);
@@ -1606,8 +1714,9 @@ int sluice_run_kafka(const struct sluice_pipeline *pl, const struct sluice_kafka
         err[0] = 0;
         atomic_init(&r.stop, false);
         r.lat = calloc(LAT_BUCKETS, sizeof *r.lat);
+        r.ilat = calloc(ILAT_BUCKETS, sizeof *r.ilat);
         r.map = calloc(r.plan->nsources + r.plan->nqueries, sizeof *r.map);
-        if (!r.lat || !r.map)
+        if (!r.lat || !r.ilat || !r.map)
                 return -ENOMEM;
         r.ops = (struct sl_txn_ops){.begin = k_begin, .produce = k_produce,
                 .send_offsets = k_send_offsets, .commit = k_commit, .abort = k_abort,
@@ -1705,7 +1814,9 @@ out:
         }
         free(r.map);
         free(r.lat);
+        free(r.ilat);
         free(r.txn_ts);
+        free(r.txn_rx);
         if (r.txn_log)
                 fclose(r.txn_log);
         sl_committer_fini(&r.c);

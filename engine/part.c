@@ -16,6 +16,13 @@
 #include "engine/part.h"
 #include "engine/record.h"
 
+struct pending_item {
+        size_t off;        /* of the item in ibuf */
+        int64_t cause_ts;
+        int64_t rx_us;
+        bool suppress;
+};
+
 struct sl_part {
         const struct sl_plan *plan;
         const struct sl_source *src;
@@ -30,8 +37,13 @@ struct sl_part {
         struct sl_scratch scratch;
         struct sl_buf key;
         struct sl_buf row;
-        struct sl_item *item;    /* scratch for one item */
-        uint32_t item_cap;
+        /* Items of the aggregations, decoded in a first pass over a batch
+         * of messages and applied in a second, with the table slots of
+         * items ahead prefetched (as the file-mode worker does). */
+        char *ibuf;
+        size_t iused, icap;
+        struct pending_item *pend;
+        uint32_t npend, cappend;
         struct sl_source_stats sst;
         struct sl_query_stats *qst;
         uint8_t *mode;           /* per plan query: enum sl_part_mode */
@@ -109,7 +121,8 @@ void sl_part_destroy(struct sl_part *pt)
         free(pt->qst);
         free(pt->mode);
         free(pt->scratch.p);
-        free(pt->item);
+        free(pt->ibuf);
+        free(pt->pend);
         sl_buf_free(&pt->key);
         sl_buf_free(&pt->row);
         free(pt);
@@ -193,25 +206,65 @@ static int aggregate(struct sl_part *pt, const struct sl_query *q, uint64_t seq,
         uint32_t need = sl_item_need(q, pt->vals, pt->src->ncols, (uint32_t)pt->key.len);
         if (need == UINT32_MAX)
                 return -E2BIG;
-        if (need > pt->item_cap) {
-                uint32_t cap = need < 4096 ? 4096 : need * 2;
-                struct sl_item *it = realloc(pt->item, cap);
-                if (!it)
+        if (pt->iused + need > pt->icap) {
+                size_t cap = pt->icap ? pt->icap * 2 : 64 * 1024;
+                while (cap < pt->iused + need)
+                        cap *= 2;
+                char *b = realloc(pt->ibuf, cap);
+                if (!b)
                         return -ENOMEM;
-                pt->item = it;
-                pt->item_cap = cap;
+                pt->ibuf = b;
+                pt->icap = cap;
+        }
+        if (pt->npend == pt->cappend) {
+                uint32_t cap = pt->cappend ? pt->cappend * 2 : 1024;
+                struct pending_item *n = realloc(pt->pend, cap * sizeof *n);
+                if (!n)
+                        return -ENOMEM;
+                pt->pend = n;
+                pt->cappend = cap;
         }
         if (ts > pt->st[q->index])
                 pt->st[q->index] = ts;
-        struct sl_item *it = pt->item;
+        struct sl_item *it = (struct sl_item *)(pt->ibuf + pt->iused);
         *it = (struct sl_item){.seq = seq, .ts = ts, .st = pt->st[q->index],
                                .hash = XXH3_64bits(pt->key.p, pt->key.len)};
         sl_item_fill(it, need, q, pt->vals, pt->src->ncols, pt->key.p, (uint32_t)pt->key.len);
-        return sl_aggop_record(pt->ops[q->index], it, pt->oq);
+        pt->pend[pt->npend++] = (struct pending_item){.off = pt->iused,
+                .cause_ts = pt->oq->cause_ts, .rx_us = pt->oq->rx_us, .suppress = pt->oq->suppress};
+        pt->iused += need;
+        return 0;
 }
 
-int sl_part_record(struct sl_part *pt, int64_t offset, const char *key,
-                   size_t klen, const char *val, size_t vlen, int64_t msg_ts)
+#define PREFETCH_AHEAD 8
+
+/* Second pass: applies the decoded items in order, loading the table slots
+ * and entries of items ahead while this one is applied. */
+static int apply(struct sl_part *pt)
+{
+        int rc = 0;
+        uint32_t n = pt->npend;
+        for (uint32_t i = 0; i < n && rc == 0; i++) {
+                for (int stage = 0; stage < 2; stage++) {
+                        uint32_t j = i + (stage ? PREFETCH_AHEAD : 2 * PREFETCH_AHEAD);
+                        if (j < n) {
+                                const struct sl_item *a = (const struct sl_item *)(pt->ibuf + pt->pend[j].off);
+                                sl_aggop_prefetch(pt->ops[a->query], a, stage);
+                        }
+                }
+                struct sl_item *it = (struct sl_item *)(pt->ibuf + pt->pend[i].off);
+                pt->oq->suppress = pt->pend[i].suppress;
+                pt->oq->cause_ts = pt->pend[i].cause_ts;
+                pt->oq->rx_us = pt->pend[i].rx_us;
+                rc = sl_aggop_record(pt->ops[it->query], it, pt->oq);
+        }
+        pt->npend = 0;
+        pt->iused = 0;
+        return rc;
+}
+
+static int decode(struct sl_part *pt, int64_t offset, const char *key,
+                  size_t klen, const char *val, size_t vlen, int64_t msg_ts)
 {
         const struct sl_source *src = pt->src;
         pt->next_offset = offset + 1;
@@ -257,6 +310,23 @@ int sl_part_record(struct sl_part *pt, int64_t offset, const char *key,
                                                      : aggregate(pt, q, seq, ts);
         }
         return rc;
+}
+
+int sl_part_record(struct sl_part *pt, int64_t offset, const char *key,
+                   size_t klen, const char *val, size_t vlen, int64_t msg_ts)
+{
+        int rc = decode(pt, offset, key, klen, val, vlen, msg_ts);
+        int arc = apply(pt);
+        return rc ? rc : arc;
+}
+
+int sl_part_records(struct sl_part *pt, const struct sl_msg *m, uint32_t n)
+{
+        int rc = 0;
+        for (uint32_t i = 0; i < n && rc == 0; i++)
+                rc = decode(pt, m[i].offset, m[i].key, m[i].klen, m[i].val, m[i].vlen, m[i].ts);
+        int arc = apply(pt);
+        return rc ? rc : arc;
 }
 
 int sl_part_flush(struct sl_part *pt)

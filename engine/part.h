@@ -60,6 +60,20 @@ int sl_part_reset(struct sl_part *pt, int64_t replay_until);
 int sl_part_record(struct sl_part *pt, int64_t offset, const char *key,
                    size_t klen, const char *val, size_t vlen, int64_t msg_ts);
 
+struct sl_msg {
+        int64_t offset;
+        const char *key;   /* NULL: no key */
+        size_t klen;
+        const char *val;   /* NULL: tombstone */
+        size_t vlen;
+        int64_t ts;        /* message timestamp, ms */
+};
+
+/* Several messages of this partition, in offset order: decoded first, then
+ * applied with the table loads of later ones started early.  Same result
+ * as sl_part_record on each.  0 or -errno. */
+int sl_part_records(struct sl_part *pt, const struct sl_msg *m, uint32_t n);
+
 /* End of a bounded input: EMIT FINAL rows for every open window. */
 int sl_part_flush(struct sl_part *pt);
 

@@ -52,7 +52,8 @@ static void usage(FILE *f)
               "                  [--workers N] [--max-record BYTES] [--no-pin] [--quiet]\n"
               "       sluice run PIPELINE.sql [--bootstrap HOST:PORT | --mock] [--group ID]\n"
               "                  [--set NAME=VALUE]... [--workers N] [--bounded] [--no-pin]\n"
-              "                  [--partitions N] [--status | --no-status] [--quiet]\n"
+              "                  [--partitions N] [--max-records N] [--status | --no-status]\n"
+              "                  [--quiet]\n"
               "       sluice demo [--seconds S] [--rate EVENTS_PER_S] [--workers N]\n"
               "       sluice check PIPELINE.sql\n"
               "       sluice explain PIPELINE.sql\n"
@@ -155,6 +156,7 @@ static int cmd_run(int argc, char **argv)
                 {"bounded", no_argument, NULL, 'B'},
                 {"status", no_argument, NULL, 'S'},
                 {"no-status", no_argument, NULL, 'N'},
+                {"max-records", required_argument, NULL, 'R'},
                 {NULL, 0, NULL, 0},
         };
         struct sluice_input inputs[64];
@@ -201,6 +203,12 @@ static int cmd_run(int argc, char **argv)
                         break;
                 case 'S':
                         k.status = true;
+                        break;
+                case 'R':
+                        if (parse_uint("--max-records", optarg, UINT64_MAX, &v) || v == 0)
+                                return EXIT_USAGE;
+                        k.max_records = v;
+                        kafka_flag = true;
                         break;
                 case 'N':
                         k.status = false;

@@ -81,6 +81,7 @@ struct sluice_kafka_opts {
                                        * window, as file mode does */
         bool status;                  /* a live status line on standard error */
         bool quiet;                   /* no assignment and warning lines */
+        uint64_t max_records;         /* stop after this many input records (0: no limit) */
         volatile int *stop;           /* set non-zero (e.g. by a signal handler) to stop:
                                        * the run commits what it processed and returns 0 */
         /* Called once the brokers are known (the mock's address with mock). */
