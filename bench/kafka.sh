@@ -75,8 +75,16 @@ for mode in exactly_once_v2 at_least_once; do
                 --set sluice.latency.warmup.ms=5000 --set linger.ms=0 2>"$tmp/lat.err" &
         sl=$!
         sleep 4
+        # The baseline in the same run: a consumer that does nothing, on the
+        # same topic, measuring CreateTime -> consumed.
+        "$build/bench/kafka_raw" --bootstrap "$bs" --topic transactions --count "$n" \
+                --latency 5000 --idle-ms 10000 >"$tmp/rawlat.out" 2>"$tmp/rawlat.err" &
+        rl=$!
         "$build/tools/sluice-gen" --events "$n" --keys "$keys" --bootstrap "$bs" --topic transactions \
                 --timestamp now --rate "$half" --set linger.ms=0 2>"$tmp/gen.log"
         wait $sl || { echo "sluice failed:"; cat "$tmp/lat.err"; exit 1; }
-        echo "latency $mode at $half events/s: $(grep -E 'latency' "$tmp/lat.err" | tr -s ' ')"
+        wait $rl || true
+        echo "latency $mode at $half events/s:"
+        grep -E 'latency|commits:' "$tmp/lat.err" | sed 's/^ */  sluice: /'
+        echo "  baseline consumer (CreateTime -> consumed): $(sed -n 's/.*\(latency_p50.*\)/\1/p' "$tmp/rawlat.out")"
 done

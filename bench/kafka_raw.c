@@ -68,10 +68,46 @@ static void on_signal(int sig)
         stop_requested = 1;
 }
 
+/* --latency: CreateTime to consumed, 1 ms buckets (the last: 10 s or more),
+ * for messages created after the first one plus the warm-up. */
+#define LAT_BUCKETS 10001
+static uint64_t lat_hist[LAT_BUCKETS], lat_n;
+static int64_t lat_from = -1;
+
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void lat_note(const rd_kafka_message_t *m, uint64_t skip_ms)
+{
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts = rd_kafka_message_timestamp(m, &tt), now = wall_ms();
+        if (lat_from < 0)
+                lat_from = now + (int64_t)skip_ms;
+        if (ts < lat_from)
+                return;
+        int64_t d = now - ts < 0 ? 0 : now - ts;
+        lat_hist[d < LAT_BUCKETS - 1 ? d : LAT_BUCKETS - 1]++;
+        lat_n++;
+}
+
+static int lat_q(double q)
+{
+        uint64_t want = (uint64_t)((double)lat_n * q), seen = 0;
+        for (int i = 0; i < LAT_BUCKETS; i++)
+                if ((seen += lat_hist[i]) > want)
+                        return i;
+        return LAT_BUCKETS - 1;
+}
+
 static void usage(FILE *f)
 {
         fputs("usage: kafka_raw --bootstrap HOST:PORT --topic T [--group G] [--count N]\n"
-              "                 [--idle-ms MS] [--set name=value]... [--read-committed]\n", f);
+              "                 [--idle-ms MS] [--set name=value]... [--read-committed]\n"
+              "                 [--latency WARMUP_MS]\n", f);
 }
 
 #if defined(__GNUC__)
@@ -131,10 +167,12 @@ int main(int argc, char **argv)
         const char *bootstrap = NULL, *topic = NULL, *group = NULL;
         uint64_t count = 0, idle_ms = 3000;
         bool read_committed = false;
+        uint64_t skip_ms = 0; /* --latency-after: warm-up not measured */
+        bool latency = false;
         const char *sets[MAX_SETS];
         int nsets = 0;
 
-        enum { O_BOOTSTRAP = 256, O_TOPIC, O_GROUP, O_COUNT, O_IDLE, O_SET, O_RC, O_HELP };
+        enum { O_BOOTSTRAP = 256, O_TOPIC, O_GROUP, O_COUNT, O_IDLE, O_SET, O_RC, O_HELP, O_LAT };
         static const struct option opts[] = {
                 { "bootstrap", required_argument, NULL, O_BOOTSTRAP },
                 { "topic", required_argument, NULL, O_TOPIC },
@@ -143,6 +181,7 @@ int main(int argc, char **argv)
                 { "idle-ms", required_argument, NULL, O_IDLE },
                 { "set", required_argument, NULL, O_SET },
                 { "read-committed", no_argument, NULL, O_RC },
+                { "latency", required_argument, NULL, O_LAT },
                 { "help", no_argument, NULL, O_HELP },
                 { NULL, 0, NULL, 0 },
         };
@@ -170,6 +209,11 @@ int main(int argc, char **argv)
                         sets[nsets++] = optarg;
                         break;
                 case O_RC: read_committed = true; break;
+                case O_LAT:
+                        if (!parse_u64(optarg, &skip_ms))
+                                return bad_flag("--latency '%s': expected warm-up milliseconds", optarg);
+                        latency = true;
+                        break;
                 case O_HELP: usage(stdout); return 0;
                 case ':':
                         return bad_flag("%s needs a value", argv[optind - 1]);
@@ -254,7 +298,9 @@ int main(int argc, char **argv)
         int exit_code = 0;
 
         while (!stop_requested && (count == 0 || n_msgs < count)) {
-                int timeout = POLL_MS;
+                /* A batch call waits for a full batch or the timeout: when
+                 * measuring latency, keep the wait short. */
+                int timeout = latency ? 1 : POLL_MS;
                 if (n_msgs > 0) {
                         double left_ms = (t_last + (double)idle_ms / 1000.0 - now_s()) * 1000.0;
                         if (left_ms <= 0)
@@ -278,6 +324,8 @@ int main(int argc, char **argv)
                         if (!m->err) {
                                 good++;
                                 bytes += m->len;
+                                if (latency)
+                                        lat_note(m, skip_ms);
                         } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                                 if (++n_errors <= MAX_REPORTED) {
                                         if (m->rkt)
@@ -329,8 +377,11 @@ int main(int argc, char **argv)
          * with 1024-message batches among millions the bias is negligible. */
         double seconds = t_last - t_first;
         double rate = seconds > 0 ? (double)n_msgs / seconds : 0.0;
-        printf("kafka_raw messages=%" PRIu64 " bytes=%" PRIu64 " seconds=%.3f rate=%.0f\n",
+        printf("kafka_raw messages=%" PRIu64 " bytes=%" PRIu64 " seconds=%.3f rate=%.0f",
                n_msgs, n_bytes, seconds, rate);
+        if (latency && lat_n)
+                printf(" latency_p50_ms=%d latency_p99_ms=%d", lat_q(0.5), lat_q(0.99));
+        printf("\n");
         fflush(stdout);
 
         rd_kafka_queue_destroy(q);

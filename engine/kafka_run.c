@@ -145,6 +145,7 @@ struct krun {
          * and in process: received from Kafka to the same */
         int64_t *txn_ts;
         int64_t *txn_rx;
+        double commit_ms_sum, commit_ms_max; /* time in commit_transaction */
         uint64_t *ilat;               /* 0.1 ms buckets */
         uint64_t nilat;
         size_t ntxn_ts, captxn_ts;
@@ -304,8 +305,10 @@ static int run_kbatch(struct kworker *w, struct kbatch *b)
                 rc = sl_outq_mark(&w->oq, (uint64_t)b->arg);
                 break;
         }
+        /* Rows leave with every input batch: a batch is up to 1024
+         * messages, so this costs one ring operation per batch. */
         if (b->kind != KB_CUT && b->kind != KB_FLUSH && rc == 0 && w->oq.cur &&
-            w->oq.cur->used > SL_BATCH_BYTES / 2)
+            w->oq.cur->used)
                 rc = sl_outq_flush(&w->oq, 0);
         return rc;
 }
@@ -725,9 +728,14 @@ static enum sl_txn_status k_commit(void *ctx)
                 }
                 return commit_plain(r);
         }
+        double t0 = now_s();
         enum sl_txn_status s = classify(r, rd_kafka_commit_transaction(r->producer, 60000));
         if (s != SL_TXN_OK)
                 return s;
+        double ms = (now_s() - t0) * 1000;
+        r->commit_ms_sum += ms;
+        if (ms > r->commit_ms_max)
+                r->commit_ms_max = ms;
         txn_logf(r, "commit");
         int64_t tu = wall_us(), t = tu / 1000;
         for (size_t i = 0; i < r->ntxn_ts; i++) {
@@ -1189,7 +1197,9 @@ static int consume_loop(struct krun *r)
                         rc = r->rc ? r->rc : -ECANCELED;
                         break;
                 }
-                ssize_t n = rd_kafka_consume_batch_queue(r->cq, 5, msgs, KBATCH_MSGS);
+                /* The batch call waits for a full batch or the timeout: keep
+                 * the timeout short, it bounds the latency this loop adds. */
+                ssize_t n = rd_kafka_consume_batch_queue(r->cq, 1, msgs, KBATCH_MSGS);
                 if (n > 0)
                         rc = hand_over(r, msgs, n);
                 if (rc == 0 && r->rc)
@@ -1217,7 +1227,11 @@ static int consume_loop(struct krun *r)
                 }
                 if (rc == 0 && t >= next_commit) {
                         rc = commit(r, false);
-                        next_commit = now_s() + (double)r->commit_ms / 1000;
+                        /* A fixed cadence: a row waits at most one interval
+                         * for its cut, whatever the commit took. */
+                        next_commit += (double)r->commit_ms / 1000;
+                        if (next_commit < now_s())
+                                next_commit = now_s() + (double)r->commit_ms / 1000;
                 }
                 if (r->opts->status && t - r->last_status >= 1.0)
                         status_line(r, t);
@@ -1685,6 +1699,9 @@ static struct sluice_report *make_report(struct krun *r, double secs)
                        " transactions committed, %" PRIu64 " aborted, %" PRIu64 " retries\n",
                     r->eos ? "exactly-once" : "at-least-once", r->group, r->produced,
                     cs->txns, cs->aborts, cs->retries);
+        if (r->eos && cs->txns)
+                sl_buf_addf(b, "  commits: %.1f ms on average, %.1f ms at most\n",
+                            r->commit_ms_sum / (double)cs->txns, r->commit_ms_max);
         if (r->consumed > 1 && r->last_in > r->first_in)
                 sl_buf_addf(b, "  input: %" PRIu64 " records, first to last in %.3f s: %.0f records/s\n",
                             r->consumed, r->last_in - r->first_in,
