@@ -14,7 +14,8 @@
 # Each reports its rate from first to last message, and its CPU seconds.
 # Latency: bench/scenarios/kafka_changes.sql (EMIT CHANGES) with the
 # generator paced at half of sluice's measured rate for 20 s, exactly-once
-# (100 ms commits) and at-least-once; sluice measures CreateTime -> commit
+# (100 ms commits) and at-least-once (LAT_RATE=N sets another rate; ONLY_LATENCY=1
+# skips the throughput phases, then LAT_RATE is required); sluice measures CreateTime -> commit
 # (EOS) or -> delivery acknowledged (ALO), after a 5 s warm-up.
 set -eu
 build=$1
@@ -44,6 +45,7 @@ gen() { # extra flags...
 }
 
 echo "# bench/kafka.sh: $events events, $keys keys, $(nproc) CPUs, $(date -u +%Y-%m-%d)"
+if [ -z "${ONLY_LATENCY:-}" ]; then
 start_mock
 timed "$tmp/raw.cpu" "$build/bench/kafka_raw" --bootstrap "$bs" --topic transactions --count "$events" --idle-ms 10000 >"$tmp/raw.out" 2>"$tmp/raw.err" &
 raw=$!
@@ -65,8 +67,13 @@ scpu=$(cat "$tmp/sluice.cpu")
 srate=$(sed -n 's/.*first to last in .* s: \([0-9]*\) records\/s/\1/p' "$tmp/sluice.err")
 echo "sluice (EOS):  $(grep -E 'input:|kafka:' "$tmp/sluice.err" | tr -s ' ' | tr '\n' ' ') cpu ${scpu}s  (generator ${grate2} events/s)"
 awk -v s="$srate" -v r="$rrate" 'BEGIN { printf "ratio sluice/raw: %.2f\n", s / r }'
+else
+srate=0
+fi
 
 half=$(awk -v s="$srate" 'BEGIN { printf "%d", s / 2 }')
+# LAT_RATE=N measures latency at N events/s instead of half the measured rate.
+half=${LAT_RATE:-$half}
 for mode in exactly_once_v2 at_least_once; do
         start_mock
         n=$((half * 20))

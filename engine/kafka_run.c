@@ -148,6 +148,8 @@ struct krun {
         double commit_ms_sum, commit_ms_max; /* time in commit_transaction */
         uint64_t *ilat;               /* 0.1 ms buckets */
         uint64_t nilat;
+        uint64_t *plat;               /* received -> handed to the producer, 0.1 ms */
+        uint64_t nplat;
         size_t ntxn_ts, captxn_ts;
         uint64_t *lat;
         uint64_t nlat;
@@ -436,11 +438,18 @@ static void ilat_add(struct krun *r, int64_t now_us, int64_t rx_us, int64_t caus
         r->nilat++;
 }
 
+static double ilat_quantile_of(const uint64_t *h, uint64_t n, double q);
+
 static double ilat_quantile(const struct krun *r, double q)
 {
-        uint64_t want = (uint64_t)((double)r->nilat * q), seen = 0;
+        return ilat_quantile_of(r->ilat, r->nilat, q);
+}
+
+static double ilat_quantile_of(const uint64_t *h, uint64_t n, double q)
+{
+        uint64_t want = (uint64_t)((double)n * q), seen = 0;
         for (int i = 0; i < ILAT_BUCKETS; i++) {
-                seen += r->ilat[i];
+                seen += h[i];
                 if (seen > want)
                         return (i + 1) / 10.0;
         }
@@ -497,6 +506,12 @@ static int produce_batch(struct krun *r, struct sl_outbatch *b)
                         return -ENOTRECOVERABLE;
                 }
                 r->produced++;
+                if (row->cause_ts >= r->lat_from && row->rx_us > 0) {
+                        int64_t t = (wall_us() - row->rx_us) / 100;
+                        t = t < 0 ? 0 : t;
+                        r->plat[t < ILAT_BUCKETS - 1 ? t : ILAT_BUCKETS - 1]++;
+                        r->nplat++;
+                }
                 if (r->eos) {
                         if (r->ntxn_ts == r->captxn_ts) {
                                 size_t cap = r->captxn_ts ? 2 * r->captxn_ts : 4096;
@@ -1715,6 +1730,11 @@ static struct sluice_report *make_report(struct krun *r, double secs)
                 sl_buf_addf(b, "  latency in sluice, received from Kafka to %s: p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms\n",
                             r->eos ? "commit" : "delivery", ilat_quantile(r, 0.5),
                             ilat_quantile(r, 0.99), ilat_quantile(r, 0.999));
+        if (r->nplat)
+                sl_buf_addf(b, "  latency in sluice, received from Kafka to handed to the producer: p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms\n",
+                            ilat_quantile_of(r->plat, r->nplat, 0.5),
+                            ilat_quantile_of(r->plat, r->nplat, 0.99),
+                            ilat_quantile_of(r->plat, r->nplat, 0.999));
         rep = sl_report_end(rep);
 out:
         free(ss);
@@ -1732,8 +1752,9 @@ int sluice_run_kafka(const struct sluice_pipeline *pl, const struct sluice_kafka
         atomic_init(&r.stop, false);
         r.lat = calloc(LAT_BUCKETS, sizeof *r.lat);
         r.ilat = calloc(ILAT_BUCKETS, sizeof *r.ilat);
+        r.plat = calloc(ILAT_BUCKETS, sizeof *r.plat);
         r.map = calloc(r.plan->nsources + r.plan->nqueries, sizeof *r.map);
-        if (!r.lat || !r.ilat || !r.map)
+        if (!r.lat || !r.ilat || !r.plat || !r.map)
                 return -ENOMEM;
         r.ops = (struct sl_txn_ops){.begin = k_begin, .produce = k_produce,
                 .send_offsets = k_send_offsets, .commit = k_commit, .abort = k_abort,
@@ -1832,6 +1853,7 @@ out:
         free(r.map);
         free(r.lat);
         free(r.ilat);
+        free(r.plat);
         free(r.txn_ts);
         free(r.txn_rx);
         if (r.txn_log)

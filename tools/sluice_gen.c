@@ -865,6 +865,7 @@ static void usage(void)
                "                   the line's integer \"timestamp\" field); now: time of sending\n"
                "                   (default for --from)\n"
                "  --set NAME=VALUE a librdkafka property (repeatable)\n"
+               "  --format json    the record format (JSON, the only one so far)\n"
                "  --events 0       no end: run until SIGINT or SIGTERM\n");
 }
 
@@ -1006,6 +1007,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 {"from", required_argument, NULL, OPT_FROM},
                 {"key-field", required_argument, NULL, OPT_KEY_FIELD},
                 {"timestamp", required_argument, NULL, OPT_TIMESTAMP},
+                {"format", required_argument, NULL, 'F'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -1034,6 +1036,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 case 't': rc = parse_u64("--start", optarg, &o->g.start); break;
                 case 'b': rc = parse_u64("--bad", optarg, &o->g.bad); break;
                 case 'o': o->out = optarg; o->out_given = true; break;
+                case 'F':
+                        /* The record format; JSON is the one there is until
+                         * FlatBuffers records exist. */
+                        if (strcmp(optarg, "json") != 0) {
+                                fprintf(stderr, "sluice-gen: --format '%s': expected json\n", optarg);
+                                rc = -1;
+                        }
+                        break;
                 case 'z':
                         if (strcmp(optarg, "zipf") == 0) {
                                 o->g.zipf = true;
