@@ -6,7 +6,9 @@
 # must not lose input, and the committed view of its output (rows of
 # committed transactions, from its sluice.txn.log and the sluice.txn
 # header: what a read_committed consumer of real Kafka would see) must be
-# exactly file mode's rows: one per input record, none twice.
+# exactly file mode's rows: one per input record, none twice.  Last, the
+# producer is fenced: sluice must stop with exit code 3, and a restarted
+# sluice must recover from the committed offsets.
 #   kafka_faults.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1
@@ -66,6 +68,22 @@ sleep 0.5
 inject down 2
 sleep 2
 inject up 2
+sleep 0.5
+# Fatal: the producer is fenced.  sluice must stop with exit code 3 and say
+# why; restarted, it must recover from the committed offsets.
+inject errors EndTxn 1 PRODUCER_FENCED
+set +e
+wait "$sl"
+rc=$?
+set -e
+[ $rc -eq 3 ] || fail "a fenced producer: sluice exited with $rc, expected 3"
+grep -q "fatal error" "$tmp/sluice.log" || fail "a fenced producer: no clear message"
+echo "kafka_faults: fenced: sluice stopped with exit code 3: $(grep -o 'fatal error.*' "$tmp/sluice.log" | head -1 | cut -c1-120)"
+mv "$tmp/sluice.log" "$tmp/sluice-fenced.log"
+"$build/tools/sluice" run "$sql" --bootstrap "$bs" --workers 2 --no-pin --no-status \
+        --set "sluice.txn.log=$tmp/txn" --set commit.interval.ms=50 >/dev/null 2>"$tmp/sluice.log" &
+sl=$!
+pids="$pids $sl"
 wait "$gen" || fail "the generator failed"
 # Until every input record's row is committed (or a minute passes).
 check() {
@@ -79,8 +97,9 @@ until check --quiet; do
 done
 kill -TERM "$sl"
 wait "$sl" || fail "sluice exited with $? after SIGTERM"
-grep -E "aborted|rewinding" "$tmp/sluice.log" | head -5 || true
-grep -E "kafka:" "$tmp/sluice.log"
+grep -hE "rewinding" "$tmp/sluice-fenced.log" "$tmp/sluice.log" | cut -c1-160 || true
+grep -hE "kafka:" "$tmp/sluice-fenced.log" "$tmp/sluice.log"
 grep -q "^abort " "$tmp/txn" || fail "no transaction was aborted: the abortable faults did not bite"
+[ "$(cut -d' ' -f2 "$tmp/txn" | sort -u | wc -l)" -eq 2 ] || fail "expected the transactions of two instances"
 printf 'kafka_faults: '
 check || fail "the committed view differs from file mode"
