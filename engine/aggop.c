@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "engine/aggop.h"
 #include "engine/json_encode.h"
@@ -553,4 +554,78 @@ void sl_aggop_stats(const struct sl_aggop *op, struct sl_aggop_stats *st)
 {
         *st = op->stats;
         st->bytes = sl_wtable_memory(op->wt);
+}
+
+/* ---- snapshots ------------------------------------------------------ */
+
+#define SNAP_MAGIC 0x31474741u /* "AGG1" */
+
+struct snap_head {
+        uint32_t magic, vsize, npanes, nagg;
+        int64_t st, k_done;
+        uint64_t started, entries;
+};
+
+int sl_aggop_save(const struct sl_aggop *op, struct sl_buf *out, uint64_t *entries)
+{
+        uint32_t vsize = (uint32_t)sizeof(struct entry) + op->npanes * op->pane_size;
+        struct snap_head h = {.magic = SNAP_MAGIC, .vsize = vsize, .npanes = op->npanes,
+                              .nagg = op->q->nagg, .st = op->st, .k_done = op->k_done,
+                              .started = op->started, .entries = sl_wtable_count(op->wt)};
+        sl_buf_add(out, &h, sizeof h);
+        for (void *v = sl_wtable_next(op->wt, NULL); v; v = sl_wtable_next(op->wt, v)) {
+                uint32_t klen;
+                const void *key = sl_wtable_key(v, &klen);
+                sl_buf_add(out, &klen, sizeof klen);
+                sl_buf_add(out, key, klen);
+                sl_buf_add(out, v, vsize);
+        }
+        if (entries)
+                *entries += h.entries;
+        return sl_buf_ok(out) ? 0 : -ENOMEM;
+}
+
+int sl_aggop_load(struct sl_aggop *op, const char **p, const char *end)
+{
+        struct snap_head h;
+        uint32_t vsize = (uint32_t)sizeof(struct entry) + op->npanes * op->pane_size;
+        if ((size_t)(end - *p) < sizeof h)
+                return -EINVAL;
+        memcpy(&h, *p, sizeof h);
+        *p += sizeof h;
+        if (h.magic != SNAP_MAGIC || h.vsize != vsize || h.npanes != op->npanes ||
+            h.nagg != op->q->nagg || sl_wtable_count(op->wt) != 0)
+                return -EINVAL;
+        op->st = h.st;
+        op->k_done = h.k_done;
+        op->started = h.started != 0;
+        for (uint64_t i = 0; i < h.entries; i++) {
+                uint32_t klen;
+                if ((size_t)(end - *p) < sizeof klen)
+                        return -EINVAL;
+                memcpy(&klen, *p, sizeof klen);
+                *p += sizeof klen;
+                if ((size_t)(end - *p) < (size_t)klen + vsize)
+                        return -EINVAL;
+                const char *key = *p;
+                bool inserted;
+                struct entry *e = sl_wtable_upsert(op->wt, XXH3_64bits(key, klen), key, klen,
+                                                   &inserted);
+                if (!e)
+                        return -ENOMEM;
+                if (!inserted)
+                        return -EINVAL; /* a key twice */
+                memcpy(e, *p + klen, vsize);
+                *p += (size_t)klen + vsize;
+                int64_t close = e->next_close;
+                e->next_close = INT64_MAX;
+                if (op->w->kind != SL_WIN_NONE && close != INT64_MAX) {
+                        int rc = schedule(op, e, close - op->w->size - op->w->grace);
+                        if (rc)
+                                return rc;
+                }
+                if (++op->stats.keys > op->stats.keys_max)
+                        op->stats.keys_max = op->stats.keys;
+        }
+        return 0;
 }

@@ -43,6 +43,15 @@ int sl_aggop_record(struct sl_aggop *op, struct sl_item *it, struct sl_outq *oq)
 /* End of input: EMIT FINAL rows for every open window.  0 or -errno. */
 int sl_aggop_flush(struct sl_aggop *op, struct sl_outq *oq);
 
+/*
+ * Snapshots: appends the state (stream time, every key with its panes) to
+ * out and adds the number of keys to *entries; restores it into a fresh
+ * aggop of the same query, advancing *p.  Native byte order.  0, -ENOMEM,
+ * or -EINVAL for a blob that does not fit this query.
+ */
+int sl_aggop_save(const struct sl_aggop *op, struct sl_buf *out, uint64_t *entries);
+int sl_aggop_load(struct sl_aggop *op, const char **p, const char *end);
+
 /* Kafka mode: every row starts with its message key (sl_key_text). */
 void sl_aggop_set_keyed(struct sl_aggop *op, bool keyed);
 

@@ -390,3 +390,56 @@ uint64_t sl_part_keys(const struct sl_part *pt)
                 }
         return n;
 }
+
+#define PART_MAGIC 0x31545250u /* "PRT1" */
+
+int sl_part_save(const struct sl_part *pt, struct sl_buf *out, int64_t *stream_time,
+                 uint64_t *entries)
+{
+        uint32_t head[2] = {PART_MAGIC, pt->plan->nqueries};
+        int64_t st = INT64_MIN;
+        sl_buf_add(out, head, sizeof head);
+        for (uint32_t q = 0; q < pt->plan->nqueries; q++) {
+                uint8_t has = pt->ops[q] != NULL;
+                sl_buf_add(out, &pt->st[q], sizeof pt->st[q]);
+                sl_buf_add(out, &has, 1);
+                if (pt->st[q] > st)
+                        st = pt->st[q];
+                if (has) {
+                        int rc = sl_aggop_save(pt->ops[q], out, entries);
+                        if (rc)
+                                return rc;
+                }
+        }
+        if (stream_time)
+                *stream_time = st;
+        return sl_buf_ok(out) ? 0 : -ENOMEM;
+}
+
+int sl_part_load(struct sl_part *pt, const void *blob, size_t len)
+{
+        const char *p = blob, *end = p + len;
+        uint32_t head[2];
+        if (len < sizeof head)
+                return -EINVAL;
+        memcpy(head, p, sizeof head);
+        p += sizeof head;
+        if (head[0] != PART_MAGIC || head[1] != pt->plan->nqueries)
+                return -EINVAL;
+        for (uint32_t q = 0; q < pt->plan->nqueries; q++) {
+                uint8_t has;
+                if ((size_t)(end - p) < sizeof(int64_t) + 1)
+                        return -EINVAL;
+                memcpy(&pt->st[q], p, sizeof(int64_t));
+                p += sizeof(int64_t);
+                has = (uint8_t)*p++;
+                if (has != (pt->ops[q] != NULL))
+                        return -EINVAL;
+                if (has) {
+                        int rc = sl_aggop_load(pt->ops[q], &p, end);
+                        if (rc)
+                                return rc;
+                }
+        }
+        return p == end ? 0 : -EINVAL;
+}

@@ -74,6 +74,17 @@ struct sl_msg {
  * as sl_part_record on each.  0 or -errno. */
 int sl_part_records(struct sl_part *pt, const struct sl_msg *m, uint32_t n);
 
+/*
+ * Snapshots of the partition's state (stream times and every aggregation's
+ * keys and panes).  save appends to out and reports the largest stream time
+ * and the number of keys.  load restores into a partition just reset (same
+ * modes); the offset and replay point are the caller's.  0, -ENOMEM, or
+ * -EINVAL for a blob that does not fit this pipeline.
+ */
+int sl_part_save(const struct sl_part *pt, struct sl_buf *out, int64_t *stream_time,
+                 uint64_t *entries);
+int sl_part_load(struct sl_part *pt, const void *blob, size_t len);
+
 /* End of a bounded input: EMIT FINAL rows for every open window. */
 int sl_part_flush(struct sl_part *pt);
 
