@@ -29,6 +29,7 @@ struct sl_outbatch *sl_outbatch_new(uint32_t cap)
         if (b) {
                 b->progress = 0;
                 b->cut = 0;
+                b->snap = NULL;
                 b->used = 0;
                 b->cap = cap;
         }

@@ -117,6 +117,7 @@ struct sl_outbatch {
         uint64_t cut;  /* Kafka mode: non-zero: every row of this worker for
                         * input handed over before cut request `cut` is in
                         * this batch or an earlier one */
+        void *snap;    /* Kafka mode: snapshots for the checkpoint writer */
         uint32_t used;
         uint32_t cap;
         alignas(8) char data[];

@@ -48,6 +48,7 @@ struct sl_part {
         struct sl_query_stats *qst;
         uint8_t *mode;           /* per plan query: enum sl_part_mode */
         bool key_in_header;
+        uint32_t tag;
         struct sl_value genv[SL_MAX_GROUP];
 };
 
@@ -337,6 +338,16 @@ int sl_part_flush(struct sl_part *pt)
                 if (pt->ops[q])
                         rc = sl_aggop_flush(pt->ops[q], pt->oq);
         return rc;
+}
+
+void sl_part_set_tag(struct sl_part *pt, uint32_t tag)
+{
+        pt->tag = tag;
+}
+
+uint32_t sl_part_tag(const struct sl_part *pt)
+{
+        return pt->tag;
 }
 
 uint32_t sl_part_source(const struct sl_part *pt)

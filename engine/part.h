@@ -88,6 +88,9 @@ int sl_part_load(struct sl_part *pt, const void *blob, size_t len);
 /* End of a bounded input: EMIT FINAL rows for every open window. */
 int sl_part_flush(struct sl_part *pt);
 
+/* A number the owner attaches (Kafka mode: the topic id). */
+void sl_part_set_tag(struct sl_part *pt, uint32_t tag);
+uint32_t sl_part_tag(const struct sl_part *pt);
 uint32_t sl_part_source(const struct sl_part *pt);
 int32_t sl_part_partition(const struct sl_part *pt);
 int64_t sl_part_next_offset(const struct sl_part *pt);

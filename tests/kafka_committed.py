@@ -21,7 +21,7 @@ def main():
     for log in logs:
         try:
             for line in open(log):
-                what, txid, seq = line.split()
+                what, txid, seq = line.split()[:3]
                 (committed if what == 'commit' else aborted).add(f'{txid}:{seq}')
         except FileNotFoundError:
             pass

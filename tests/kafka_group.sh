@@ -80,7 +80,7 @@ raw, ref, *logs = sys.argv[1:]
 committed = set()
 for log in logs:
     for line in open(log):
-        what, txid, seq = line.split()
+        what, txid, seq = line.split()[:3]
         if what == 'commit':
             committed.add(f'{txid}:{seq}')
 rows, seen, dup = [], {}, 0

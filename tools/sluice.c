@@ -53,8 +53,10 @@ static void usage(FILE *f)
               "       sluice run PIPELINE.sql [--bootstrap HOST:PORT | --mock] [--group ID]\n"
               "                  [--set NAME=VALUE]... [--workers N] [--bounded] [--no-pin]\n"
               "                  [--partitions N] [--max-records N] [--status | --no-status]\n"
+              "                  [--checkpoint-dir DIR [--reset-state]]\n"
               "                  [--quiet]\n"
               "       sluice demo [--seconds S] [--rate EVENTS_PER_S] [--workers N]\n"
+              "       sluice state DIR\n"
               "       sluice check PIPELINE.sql\n"
               "       sluice explain PIPELINE.sql\n"
               "       sluice version\n"
@@ -70,6 +72,7 @@ static void usage(FILE *f)
               "         commit.interval.ms, state.recovery).  A summary goes to standard error.\n"
               "demo     the mock cluster, generated transactions and the moving-average and\n"
               "         high-activity pipelines, live.\n"
+              "state    lists the snapshots in a checkpoint directory and checks each one.\n"
               "check    parses and plans the pipeline, reporting errors as FILE:LINE:COL.\n"
               "explain  prints the plan.\n"
               "\n"
@@ -116,6 +119,23 @@ static int cmd_check(int argc, char **argv)
         return 0;
 }
 
+static int cmd_state(int argc, char **argv)
+{
+        if (argc != 2) {
+                fprintf(stderr, "sluice state: expected one checkpoint directory\n");
+                return EXIT_USAGE;
+        }
+        char *text = NULL;
+        int bad = sluice_state_list(argv[1], &text);
+        if (bad < 0) {
+                fprintf(stderr, "sluice state: %s: %s\n", argv[1], strerror(-bad));
+                return 1;
+        }
+        fputs(text, stdout);
+        free(text);
+        return bad ? 1 : 0;
+}
+
 static int cmd_explain(int argc, char **argv)
 {
         if (argc != 2) {
@@ -157,6 +177,8 @@ static int cmd_run(int argc, char **argv)
                 {"status", no_argument, NULL, 'S'},
                 {"no-status", no_argument, NULL, 'N'},
                 {"max-records", required_argument, NULL, 'R'},
+                {"checkpoint-dir", required_argument, NULL, 'C'},
+                {"reset-state", no_argument, NULL, 'Z'},
                 {NULL, 0, NULL, 0},
         };
         struct sluice_input inputs[64];
@@ -203,6 +225,14 @@ static int cmd_run(int argc, char **argv)
                         break;
                 case 'S':
                         k.status = true;
+                        break;
+                case 'C':
+                        k.checkpoint_dir = optarg;
+                        kafka_flag = true;
+                        break;
+                case 'Z':
+                        k.reset_state = true;
+                        kafka_flag = true;
                         break;
                 case 'R':
                         if (parse_uint("--max-records", optarg, UINT64_MAX, &v) || v == 0)
@@ -330,6 +360,8 @@ int main(int argc, char **argv)
                 catch_signals();
                 return sluice_demo(argc - 1, argv + 1, &stop_flag);
         }
+        if (strcmp(cmd, "state") == 0)
+                return cmd_state(argc - 1, argv + 1);
         if (strcmp(cmd, "check") == 0)
                 return cmd_check(argc - 1, argv + 1);
         if (strcmp(cmd, "explain") == 0)

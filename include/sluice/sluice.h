@@ -82,6 +82,8 @@ struct sluice_kafka_opts {
         bool status;                  /* a live status line on standard error */
         bool quiet;                   /* no assignment and warning lines */
         uint64_t max_records;         /* stop after this many input records (0: no limit) */
+        const char *checkpoint_dir;   /* NULL: SET 'state.dir', else no checkpoints */
+        bool reset_state;             /* discard state of another pipeline in the directory */
         volatile int *stop;           /* set non-zero (e.g. by a signal handler) to stop:
                                        * the run commits what it processed and returns 0 */
         /* Called once the brokers are known (the mock's address with mock). */
@@ -116,6 +118,14 @@ SLUICE_API void sluice_report_totals(const struct sluice_report *r,
 /* The multi-line summary; valid until sluice_report_free. */
 SLUICE_API const char *sluice_report_text(const struct sluice_report *r);
 SLUICE_API void sluice_report_free(struct sluice_report *r);
+
+/*
+ * Lists every snapshot under a checkpoint directory (partition, offset,
+ * stream time, keys, size) and checks each one.  *text: a NUL-terminated
+ * string the caller frees.  Returns the number of invalid snapshots, or a
+ * negative errno.
+ */
+SLUICE_API int sluice_state_list(const char *dir, char **text);
 
 SLUICE_API const char *sluice_version(void);
 
