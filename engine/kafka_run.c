@@ -129,8 +129,9 @@ struct krun {
         bool checked_offsets; /* did the broker keep transactional offsets? */
         FILE *txn_log;        /* sluice.txn.log: "commit|abort TXID SEQ" per transaction */
         char txid[400];       /* transactional.id */
+        char instance[440];   /* this process: transactional.id#pid-ms (txn log, header) */
         uint64_t txn_seq;     /* transactions begun */
-        char txn_hdr[440];    /* "TXID:SEQ", the sluice.txn header of every row */
+        char txn_hdr[480];    /* "INSTANCE:SEQ", the sluice.txn header of every row */
         size_t txn_hdr_len;
         int64_t commit_ms;
         rd_kafka_t *consumer, *producer, *mock_rk;
@@ -727,7 +728,7 @@ static void txn_logf(struct krun *r, const char *what)
         if (!r->txn_log)
                 return;
         char line[8192];
-        int n = snprintf(line, sizeof line, "%s %s %" PRIu64, what, r->txid, r->txn_seq);
+        int n = snprintf(line, sizeof line, "%s %s %" PRIu64, what, r->instance, r->txn_seq);
         const rd_kafka_topic_partition_list_t *l = r->alo_offsets;
         for (int i = 0; l && strcmp(what, "commit") == 0 && i < l->cnt &&
                         n > 0 && (size_t)n < sizeof line - 300; i++)
@@ -776,7 +777,7 @@ static enum sl_txn_status k_begin(void *ctx)
         enum sl_txn_status s = classify(r, rd_kafka_begin_transaction(r->producer));
         if (s == SL_TXN_OK) {
                 r->txn_seq++;
-                int n = snprintf(r->txn_hdr, sizeof r->txn_hdr, "%s:%" PRIu64, r->txid, r->txn_seq);
+                int n = snprintf(r->txn_hdr, sizeof r->txn_hdr, "%s:%" PRIu64, r->instance, r->txn_seq);
                 r->txn_hdr_len = n > 0 && (size_t)n < sizeof r->txn_hdr ? (size_t)n : 0;
         }
         return s;
@@ -1830,6 +1831,8 @@ static int make_clients(struct krun *r)
         else
                 snprintf(r->txid, sizeof r->txid, "%s-%s-%d-%" PRId64, r->group, host,
                          (int)getpid(), wall_ms());
+        snprintf(r->instance, sizeof r->instance, "%.400s#%d-%" PRId64, r->txid, (int)getpid(),
+                 wall_ms());
         if ((rc = conf_set(r, pc, "bootstrap.servers", r->bootstrap)) ||
             (rc = conf_set(r, pc, "linger.ms", "5")) ||
             (rc = conf_set(r, pc, "batch.num.messages", "10000")) ||
