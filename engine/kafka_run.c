@@ -286,7 +286,6 @@ static int take_snapshots(struct kworker *w)
 {
         uint64_t t0 = mono_ns();
         struct snapjob *head = NULL;
-        struct sl_buf payload = {0};
         int rc = 0;
         for (uint32_t i = 0; i < w->nparts && rc == 0; i++) {
                 struct sl_part *pt = w->parts[i];
@@ -295,20 +294,20 @@ static int take_snapshots(struct kworker *w)
                         rc = -ENOMEM;
                         break;
                 }
-                sl_buf_reset(&payload);
                 j->meta.hash = w->plan_hash;
                 j->meta.partition = sl_part_partition(pt);
                 snprintf(j->meta.topic, sizeof j->meta.topic, "%s", w->topics[sl_part_tag(pt)]);
                 j->meta.offset = sl_part_next_offset(pt);
-                rc = sl_part_save(pt, &payload, &j->meta.stream_time, &j->meta.entries);
-                if (rc == 0) {
-                        j->meta.payload_len = payload.len;
-                        rc = sl_snap_encode(&j->meta, payload.p, payload.len, &j->enc);
-                }
+                /* The state is serialised straight into the file image. */
+                size_t start;
+                rc = sl_snap_begin(&j->enc, j->meta.topic, &start);
+                if (rc == 0)
+                        rc = sl_part_save(pt, &j->enc, &j->meta.stream_time, &j->meta.entries);
+                if (rc == 0)
+                        rc = sl_snap_finish(&j->enc, start, &j->meta);
                 j->next = head;
                 head = j;
         }
-        sl_buf_free(&payload);
         if (rc == 0 && head) {
                 if (!w->oq.cur && !(w->oq.cur = sl_outbatch_new(256)))
                         rc = -ENOMEM;

@@ -402,7 +402,7 @@ uint64_t sl_part_keys(const struct sl_part *pt)
         return n;
 }
 
-#define PART_MAGIC 0x31545250u /* "PRT1" */
+#define PART_MAGIC 0x32545250u /* "PRT2" */
 
 int sl_part_save(const struct sl_part *pt, struct sl_buf *out, int64_t *stream_time,
                  uint64_t *entries)
@@ -410,6 +410,9 @@ int sl_part_save(const struct sl_part *pt, struct sl_buf *out, int64_t *stream_t
         uint32_t head[2] = {PART_MAGIC, pt->plan->nqueries};
         int64_t st = INT64_MIN;
         sl_buf_add(out, head, sizeof head);
+        /* The offset the state stands at: a partition restored and saved
+         * again before any new record keeps it. */
+        sl_buf_add(out, &pt->next_offset, sizeof pt->next_offset);
         for (uint32_t q = 0; q < pt->plan->nqueries; q++) {
                 uint8_t has = pt->ops[q] != NULL;
                 sl_buf_add(out, &pt->st[q], sizeof pt->st[q]);
@@ -435,8 +438,15 @@ int sl_part_load(struct sl_part *pt, const void *blob, size_t len)
                 return -EINVAL;
         memcpy(head, p, sizeof head);
         p += sizeof head;
-        if (head[0] != PART_MAGIC || head[1] != pt->plan->nqueries)
+        if (head[0] != PART_MAGIC || head[1] != pt->plan->nqueries ||
+            (size_t)(end - p) < sizeof pt->next_offset)
                 return -EINVAL;
+        int64_t next;
+        memcpy(&next, p, sizeof next);
+        p += sizeof next;
+        if (next < 0)
+                return -EINVAL;
+        pt->next_offset = next;
         for (uint32_t q = 0; q < pt->plan->nqueries; q++) {
                 uint8_t has;
                 if ((size_t)(end - p) < sizeof(int64_t) + 1)

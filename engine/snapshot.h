@@ -75,6 +75,18 @@ int sl_snap_encode(const struct sl_snap_meta *m, const void *payload, size_t len
                    struct sl_buf *out);
 
 /*
+ * The same bytes without copying a payload built in place:
+ *   sl_snap_begin(out, topic, &start);      (the header's room)
+ *   ...append the payload to out...         (e.g. sl_part_save(pt, out, ...))
+ *   sl_snap_finish(out, start, &m);         (the header, then the checksum)
+ * finish takes the payload length from out->len and ignores m->payload_len;
+ * m->topic must be begin's topic.  0, -EINVAL or -ENOMEM (also when out
+ * went oom in between).
+ */
+int sl_snap_begin(struct sl_buf *out, const char *topic, size_t *start);
+int sl_snap_finish(struct sl_buf *out, size_t start, const struct sl_snap_meta *m);
+
+/*
  * Checks and decodes a whole snapshot: fills *m and points *payload into
  * buf (m->payload_len bytes).  expect_hash 0: any pipeline hash.  Returns 0,
  * or -EINVAL with why set to one of: "bad magic", "format version 7,

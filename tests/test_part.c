@@ -110,6 +110,7 @@ static void test_snapshot_continues_exactly(void **state)
                 assert_int_equal(sl_part_reset(b.pt, cut), 0);
                 assert_int_equal(sl_part_load(b.pt, blob.p, blob.len), 0);
                 assert_int_equal(sl_part_keys(b.pt), sl_part_keys(a.pt));
+                assert_int_equal(sl_part_next_offset(b.pt), sl_part_next_offset(a.pt));
                 uint64_t xb = xa;
                 for (int64_t o = cut; o < 400; o++) {
                         feed(&a, o, &xa);
