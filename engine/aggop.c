@@ -572,6 +572,10 @@ int sl_aggop_save(const struct sl_aggop *op, struct sl_buf *out, uint64_t *entri
         struct snap_head h = {.magic = SNAP_MAGIC, .vsize = vsize, .npanes = op->npanes,
                               .nagg = op->q->nagg, .st = op->st, .k_done = op->k_done,
                               .started = op->started, .entries = sl_wtable_count(op->wt)};
+        /* One growth of the image instead of a doubling series (the copy is
+         * the worker's stall). */
+        if (!sl_buf_reserve(out, sizeof h + h.entries * (vsize + sizeof(uint32_t) + 16)))
+                return -ENOMEM;
         sl_buf_add(out, &h, sizeof h);
         for (void *v = sl_wtable_next(op->wt, NULL); v; v = sl_wtable_next(op->wt, v)) {
                 uint32_t klen;
@@ -596,36 +600,57 @@ int sl_aggop_load(struct sl_aggop *op, const char **p, const char *end)
         if (h.magic != SNAP_MAGIC || h.vsize != vsize || h.npanes != op->npanes ||
             h.nagg != op->q->nagg || sl_wtable_count(op->wt) != 0)
                 return -EINVAL;
+        if (h.entries > (size_t)(end - *p) / (vsize + sizeof(uint32_t)) ||
+            sl_wtable_reserve(op->wt, h.entries) != 0)
+                return -EINVAL;
         op->st = h.st;
         op->k_done = h.k_done;
         op->started = h.started != 0;
+        /* First pass: where each entry is, and its hash; the second inserts
+         * with the index slots of entries ahead already being loaded. */
+        struct { const char *key; uint64_t hash; uint32_t klen; } *at = NULL;
+        if (h.entries && !(at = malloc(h.entries * sizeof *at)))
+                return -ENOMEM;
         for (uint64_t i = 0; i < h.entries; i++) {
                 uint32_t klen;
-                if ((size_t)(end - *p) < sizeof klen)
+                if ((size_t)(end - *p) < sizeof klen) {
+                        free(at);
                         return -EINVAL;
+                }
                 memcpy(&klen, *p, sizeof klen);
                 *p += sizeof klen;
-                if ((size_t)(end - *p) < (size_t)klen + vsize)
+                if ((size_t)(end - *p) < (size_t)klen + vsize) {
+                        free(at);
                         return -EINVAL;
-                const char *key = *p;
-                bool inserted;
-                struct entry *e = sl_wtable_upsert(op->wt, XXH3_64bits(key, klen), key, klen,
-                                                   &inserted);
-                if (!e)
-                        return -ENOMEM;
-                if (!inserted)
-                        return -EINVAL; /* a key twice */
-                memcpy(e, *p + klen, vsize);
+                }
+                at[i].key = *p;
+                at[i].klen = klen;
+                at[i].hash = XXH3_64bits(*p, klen);
                 *p += (size_t)klen + vsize;
+        }
+        int rc = 0;
+        for (uint64_t i = 0; i < h.entries && rc == 0; i++) {
+                if (i + 16 < h.entries)
+                        sl_wtable_prefetch(op->wt, at[i + 16].hash);
+                bool inserted;
+                struct entry *e = sl_wtable_upsert(op->wt, at[i].hash, at[i].key, at[i].klen,
+                                                   &inserted);
+                if (!e) {
+                        rc = -ENOMEM;
+                        break;
+                }
+                if (!inserted) {
+                        rc = -EINVAL; /* a key twice */
+                        break;
+                }
+                memcpy(e, at[i].key + at[i].klen, vsize);
                 int64_t close = e->next_close;
                 e->next_close = INT64_MAX;
-                if (op->w->kind != SL_WIN_NONE && close != INT64_MAX) {
-                        int rc = schedule(op, e, close - op->w->size - op->w->grace);
-                        if (rc)
-                                return rc;
-                }
+                if (op->w->kind != SL_WIN_NONE && close != INT64_MAX)
+                        rc = schedule(op, e, close - op->w->size - op->w->grace);
                 if (++op->stats.keys > op->stats.keys_max)
                         op->stats.keys_max = op->stats.keys;
         }
-        return 0;
+        free(at);
+        return rc;
 }

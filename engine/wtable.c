@@ -259,6 +259,16 @@ static int wt_grow(struct sl_wtable *wt)
         return 0;
 }
 
+int sl_wtable_reserve(struct sl_wtable *wt, size_t n)
+{
+        while (wt->grow_at < n) {
+                int err = wt_grow(wt);
+                if (err)
+                        return err;
+        }
+        return 0;
+}
+
 static int wt_add_chunk(struct sl_wtable *wt)
 {
         uint32_t n = wt_chunk_entries(wt->nchunks);

@@ -33,6 +33,9 @@ struct sl_wtable;
  */
 struct sl_wtable *sl_wtable_new(uint32_t value_size, uint32_t initial_cap);
 void sl_wtable_destroy(struct sl_wtable *wt);
+/* Grows the index so that n keys fit without another growth (restores).
+ * 0 or -ENOMEM. */
+int sl_wtable_reserve(struct sl_wtable *wt, size_t n);
 
 /*
  * Two-stage prefetch for a stream of lookups: sl_wtable_prefetch starts
