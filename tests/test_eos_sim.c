@@ -60,11 +60,51 @@
  * the reference sequence must be a subsequence of what was delivered
  * (duplicates allowed).
  *
- * Environment: SL_SIM_SEEDS (seeds of the exactly-once run; the
- * at-least-once run takes a quarter as many), SL_SIM_SEED (run only this
- * one), SL_SIM_TRACE=1 (print every step of the runs to stderr).  A
- * failure prints the seed, its configuration and the last steps; the
- * totals of the faults exercised are printed at the end.
+ * Checkpoints (DESIGN.md, "Checkpoints"; issue P1.3), a third run: the
+ * same driver and checks with a model disk that survives crashes.  Per
+ * partition it holds snapshot files (bytes, named by offset), temporaries
+ * and a MANIFEST (the published names, newest first).  A snapshot step
+ * (random times, random partitions, as a worker's KB_SNAPSHOT) queues a
+ * prune of what the committed offsets cover, then takes sl_part_save at
+ * sl_part_next_offset, encodes it and queues the write on the instance's
+ * writer, which makes progress at random steps: <name>.tmp written, renamed
+ * to <name>, then MANIFEST rewritten from the *.snap present.  A crash in
+ * the middle leaves a torn temporary (truncated or a flipped byte), or a
+ * complete file not yet in the manifest, or a torn MANIFEST.tmp (the old
+ * manifest stays); queued writes die with the process.  A crash may also
+ * damage a published file (a disk that lied about fsync: truncated, or a
+ * flipped byte) or the MANIFEST itself.  Retention (a prune job, queued
+ * after commits and before snapshots, as kafka_run.c's poll_checkpoints):
+ * once a snapshot with offset <= committed checks out (header and size),
+ * the older ones are unlinked, then MANIFEST rewritten; a crash may cut it
+ * between the unlinks.  Restore, at a start and at every rewind after an
+ * abort, as kafka_run.c's on_assign and rewind_all: sl_part_reset(pt,
+ * committed), then the newest snapshot with offset <= committed (from
+ * MANIFEST; from the *.snap present when MANIFEST is damaged or names a
+ * missing file) that decodes is loaded with sl_part_load and input is read
+ * from its offset, rows suppressed below the committed offset; skipped
+ * files are counted; none usable: replay from offset 0.  Crash points,
+ * drawn per seed: between steps, during processing (records handed to the
+ * partitions, their rows not produced), in the middle of a snapshot write
+ * or of a prune, between produce and commit, between commit and the next
+ * snapshot, and right after a restore.  On top of the checks above: a
+ * checksummed snapshot that sl_part_load refuses fails the seed, a
+ * snapshot's offset must be the offset after the records its state holds,
+ * a truncated payload must be refused by sl_part_load, and at the end a
+ * clean stop (a snapshot of every partition, the writer finished) must let
+ * the next start restore every partition at its committed offset with
+ * nothing to replay.  The files' bytes are engine/snapshot.c's
+ * (sl_snap_encode, sl_snap_decode with the plan's hash); the directory,
+ * the writer thread and the loader are modelled here, after snapshot.c.
+ *
+ * Environment: SL_SIM_SEEDS (seeds of the exactly-once run and of the
+ * checkpoint run; the at-least-once runs take a quarter as many),
+ * SL_SIM_SEED (run only this one), SL_SIM_TRACE=1 (print every step of
+ * the runs to stderr), SL_SIM_SNAP_LABEL (fed or part: what to do with a
+ * snapshot whose sl_part_next_offset is not the offset fed, instead of
+ * failing; see take_snapshot).  A failure prints the seed, its
+ * configuration and the last steps; the totals of the faults exercised
+ * are printed at the end.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -86,13 +126,17 @@
 #include "engine/part.h"
 #include "engine/plan.h"
 #include "engine/ring.h"
+#include "engine/snapshot.h"
 
 #define MAXP 4
 #define TRACE_LINES 64
 #define TRACE_LEN 200
 
-/* Default seed counts: the whole program stays within ~20 s on a release
- * build on a 2-core machine; sanitizer and unoptimised builds run fewer. */
+/* Default seed counts: the whole program stays within ~25 s on a release
+ * build on a 2-core machine under meson test (whose MALLOC_PERTURB_ makes
+ * every sl_part_new and sl_part_reset cost more; about 11 s exactly-once,
+ * 3.5 s at-least-once, 8.5 s with checkpoints; some 15 s run directly);
+ * sanitizer and unoptimised builds run fewer. */
 #if defined(__SANITIZE_ADDRESS__)
 #define SLOW_BUILD 1
 #elif defined(__has_feature)
@@ -105,8 +149,10 @@
 #endif
 #ifdef SLOW_BUILD
 #define DEFAULT_SEEDS 500
+#define DEFAULT_CKPT_SEEDS 500
 #else
 #define DEFAULT_SEEDS 2000
+#define DEFAULT_CKPT_SEEDS 1000
 #endif
 
 /* ---- random numbers --------------------------------------------------- */
@@ -287,6 +333,16 @@ static void free_input(struct input *in)
 
 /* ---- counters --------------------------------------------------------- */
 
+/* Where a checkpoint run may crash (besides between steps). */
+enum cpoint { CP_PROCESS, CP_SNAP_WRITE, CP_PRUNE, CP_PRODUCED, CP_COMMITTED, CP_RESTORED,
+              CP_N };
+
+static const char *const cp_name[CP_N] = {
+        "during processing", "in a snapshot write", "in a prune",
+        "between produce and commit", "between commit and the next snapshot",
+        "right after a restore",
+};
+
 struct counts {
         uint64_t seeds;
         uint64_t records;       /* handed to sl_part_record, replays included */
@@ -312,9 +368,46 @@ struct counts {
         uint64_t txn_aborted;   /* transactions aborted by the committer */
         uint64_t rows;          /* rows accepted by produce */
         uint64_t visible;       /* rows in the final committed view */
+        /* recovery (every run) */
+        uint64_t restores;      /* partitions restored with a committed offset > 0 */
+        uint64_t from_snap;     /* ... from a snapshot */
+        uint64_t from_zero;     /* ... by replay from offset 0 */
+        uint64_t replayed;      /* records to replay below committed offsets */
+        uint64_t saved;         /* records not replayed thanks to a snapshot */
+        /* checkpoints */
+        uint64_t cp[CP_N];      /* crashes at each point */
+        uint64_t snaps;         /* snapshots taken */
+        uint64_t snap_bytes;
+        uint64_t published;     /* writes that reached the manifest */
+        uint64_t torn;          /* writes cut by a crash: a torn temporary */
+        uint64_t unpublished;   /* ... renamed, the manifest not rewritten */
+        uint64_t man_torn;      /* ... MANIFEST.tmp torn, the old manifest kept */
+        uint64_t lost_jobs;     /* queued writes and prunes gone with the process */
+        uint64_t damaged;       /* published files damaged at a crash */
+        uint64_t man_damaged;   /* MANIFESTs damaged at a crash */
+        uint64_t man_fallback;  /* restores that listed the *.snap files */
+        uint64_t skipped;       /* snapshots skipped at a restore (corrupt, truncated) */
+        uint64_t pruned;        /* files removed by retention */
+        uint64_t prune_cut;     /* prunes cut by a crash */
+        uint64_t resave_same;   /* sl_part_save after sl_part_load gave the same bytes */
+        uint64_t resave_diff;
+        uint64_t trunc_refused; /* truncated payloads refused by sl_part_load */
+        uint64_t clean_restarts;/* restarts after a clean stop, nothing replayed */
+        uint64_t label_wrong;   /* sl_part_next_offset != the offset fed (SL_SIM_SNAP_LABEL) */
 };
 
-static struct counts total_eos, total_alo;
+static struct counts total_eos, total_alo, total_ckpt, total_ckpt_alo;
+
+/*
+ * A snapshot is labelled with sl_part_next_offset, as kafka_run.c's
+ * take_snapshots does, which must be the offset after the records fed.
+ * When it is not, SL_SIM_SNAP_LABEL says what happens: unset, the seed
+ * fails; "fed": the snapshot is labelled with the offset fed (counted);
+ * "part": it keeps sl_part_next_offset's label (counted), to see what
+ * that does to the committed view.
+ */
+enum { LABEL_STRICT, LABEL_FED, LABEL_PART };
+static int label_mode;
 
 static void counts_add(struct counts *t, const struct counts *c)
 {
@@ -393,6 +486,161 @@ static void model_free(struct model *m)
         sl_buf_free(&m->text);
 }
 
+/* ---- the model disk (checkpoints) ------------------------------------- */
+
+/*
+ * The snapshot bytes: engine/snapshot.c's format (sl_snap_encode,
+ * sl_snap_decode), topic "tx", the plan's hash.  Retention reads only the
+ * header and the size, as sl_ckpt_prune does: parsed here from the layout
+ * documented in snapshot.h.
+ */
+#define SNAP_TOPIC "tx"
+
+static void snap_encode(const struct sl_plan *plan, int32_t part, int64_t off, int64_t st,
+                        uint64_t entries, const void *pl, size_t len, struct sl_buf *out)
+{
+        struct sl_snap_meta m = {.hash = plan->hash, .partition = part, .offset = off,
+                                 .stream_time = st, .entries = entries};
+        snprintf(m.topic, sizeof m.topic, "%s", SNAP_TOPIC);
+        assert_int_equal(sl_snap_encode(&m, pl, len, out), 0);
+}
+
+static uint64_t le(const uint8_t *p, int n)
+{
+        uint64_t v = 0;
+        for (int i = n - 1; i >= 0; i--)
+                v = v << 8 | p[i];
+        return v;
+}
+
+/* Header and size check out: magic, version, the offset the name says,
+ * header + payload length + checksum = the file's size. */
+static bool snap_header_ok(const uint8_t *b, size_t len, int64_t name)
+{
+        const size_t fixed = 8 + 4 + 8 + 4 + 2; /* up to the topic */
+        if (len < fixed || memcmp(b, SL_SNAP_MAGIC, 8) != 0 || le(b + 8, 4) != SL_SNAP_VERSION)
+                return false;
+        size_t tlen = (size_t)le(b + 24, 2), h = fixed + tlen + 8 + 8 + 8 + 8;
+        if (len < h)
+                return false;
+        uint64_t off = le(b + fixed + tlen, 8), plen = le(b + fixed + tlen + 24, 8);
+        return (int64_t)off == name && plen <= len - h && len - h - plen == 8;
+}
+
+/* NULL, or why the file is not a valid snapshot of partition part at
+ * offset name (why: room for the decoder's reason). */
+static const char *snap_decode(const struct sl_plan *plan, const uint8_t *b, size_t len,
+                               int32_t part, int64_t name, const uint8_t **pl, size_t *plen,
+                               char *why, size_t whylen)
+{
+        struct sl_snap_meta m;
+        const void *payload;
+        if (sl_snap_decode(b, len, plan->hash, &m, &payload, why, whylen) != 0)
+                return why;
+        if (m.partition != part || m.offset != name || strcmp(m.topic, SNAP_TOPIC) != 0)
+                return "another partition or offset than its name";
+        *pl = payload;
+        *plen = m.payload_len;
+        return NULL;
+}
+
+/* A file of a partition's directory: <offset>.snap, or <offset>.snap.tmp. */
+struct sfile {
+        int64_t off;
+        bool tmp;
+        uint8_t *b;
+        size_t len;
+};
+
+struct pdisk {
+        struct sfile *f;
+        uint32_t n, cap;
+        int64_t *man;         /* MANIFEST: offsets, newest first */
+        uint32_t nman, capman;
+        bool man_exists;      /* written once */
+        bool man_bad;         /* MANIFEST damaged: the loader lists the files */
+};
+
+static int find_file(const struct pdisk *d, int64_t off, bool tmp)
+{
+        for (uint32_t i = 0; i < d->n; i++)
+                if (d->f[i].off == off && d->f[i].tmp == tmp)
+                        return (int)i;
+        return -1;
+}
+
+static void put_file(struct pdisk *d, int64_t off, bool tmp, const void *b, size_t len)
+{
+        int i = find_file(d, off, tmp);
+        if (i < 0) {
+                if (d->n == d->cap) {
+                        d->cap = d->cap ? 2 * d->cap : 8;
+                        d->f = realloc(d->f, d->cap * sizeof *d->f);
+                        assert_non_null(d->f);
+                }
+                i = (int)d->n++;
+                d->f[i] = (struct sfile){.off = off, .tmp = tmp};
+        }
+        free(d->f[i].b);
+        d->f[i].b = malloc(len ? len : 1);
+        assert_non_null(d->f[i].b);
+        memcpy(d->f[i].b, b, len);
+        d->f[i].len = len;
+}
+
+static void unlink_file(struct pdisk *d, uint32_t i)
+{
+        free(d->f[i].b);
+        d->f[i] = d->f[--d->n];
+}
+
+static int cmp_off_desc(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return (x < y) - (x > y);
+}
+
+/* The *.snap present, newest first; returns how many. */
+static uint32_t list_files(const struct pdisk *d, int64_t *out)
+{
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < d->n; i++)
+                if (!d->f[i].tmp)
+                        out[k++] = d->f[i].off;
+        qsort(out, k, sizeof *out, cmp_off_desc);
+        return k;
+}
+
+/* MANIFEST.tmp written from the *.snap present, renamed to MANIFEST. */
+static void write_manifest(struct pdisk *d)
+{
+        if (d->capman < d->n) {
+                d->capman = d->n;
+                d->man = realloc(d->man, d->capman * sizeof *d->man);
+                assert_non_null(d->man);
+        }
+        d->nman = list_files(d, d->man);
+        d->man_exists = true;
+        d->man_bad = false;
+}
+
+static void free_disk(struct pdisk *d)
+{
+        for (uint32_t i = 0; i < d->n; i++)
+                free(d->f[i].b);
+        free(d->f);
+        free(d->man);
+        memset(d, 0, sizeof *d);
+}
+
+/* A queued job of an instance's writer thread. */
+struct job {
+        bool prune;
+        uint32_t p;
+        int64_t off;          /* write: the snapshot's offset; prune: committed */
+        struct sl_buf enc;    /* write: the encoded snapshot */
+};
+
 /* ---- the simulation ------------------------------------------------------ */
 
 struct inst;
@@ -415,6 +663,13 @@ struct sim {
         struct inst *cur, *zombie;
         uint32_t zombie_steps;
         uint32_t crash_ppm, zombie_ppm, commit_ppm;
+        /* checkpoints */
+        bool ckpt;
+        uint32_t snap_ppm;             /* a snapshot step */
+        uint32_t writer_ppm;           /* the writer does a job, per step */
+        uint32_t cp_ppm[CP_N];         /* a crash, per pass through the point */
+        uint32_t damage_ppm;           /* a published file damaged, per crash */
+        struct pdisk disk[MAXP];
         uint64_t step;
         bool verbose;
         bool failed;
@@ -441,6 +696,10 @@ struct inst {
         int64_t tag_off;
         int64_t pending[MAXP];    /* at-least-once: offsets to commit (client side) */
         bool pending_set;
+        bool crashed;             /* killed at a crash point: to be dropped */
+        int64_t restored[MAXP];   /* offset of the snapshot restored at start, -1 */
+        struct job *jobs;         /* the writer's queue, oldest first */
+        uint32_t njobs, capjobs;
 };
 
 static void trace(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -935,6 +1194,357 @@ static const struct sl_txn_ops alo_ops = {
 
 /* ---- the driver: what kafka_run.c's Kafka thread does ------------------- */
 
+/* A checkpoint run's crash at point cp, drawn; the caller unwinds and the
+ * instance is dropped by settle (or its caller). */
+static bool maybe_crash(struct inst *in, enum cpoint cp)
+{
+        struct sim *s = in->s;
+        if (!s->ckpt || !s->m.f.on || in->crashed || !chance(&s->rng, s->cp_ppm[cp]))
+                return false;
+        in->crashed = true;
+        s->cnt.cp[cp]++;
+        trace(s, "instance %u crashes %s%s", in->id, cp_name[cp],
+              in->c.open ? " with a transaction open" : "");
+        return true;
+}
+
+/*
+ * What kafka_run.c's on_assign and rewind_all do for one partition, given
+ * its committed offset co (-1: none): reset with rows suppressed below co;
+ * then, checkpoints on and co > 0, the newest snapshot at or below co that
+ * decodes is loaded and input is read again from its offset; else from 0.
+ */
+static void restore_part(struct inst *in, uint32_t p, int64_t co)
+{
+        struct sim *s = in->s;
+        struct sl_part *pt = in->parts[p];
+        assert_int_equal(sl_part_reset(pt, co > 0 ? co : 0), 0);
+        in->pos[p] = 0;
+        in->restored[p] = -1;
+        if (co <= 0)
+                return;
+        s->cnt.restores++;
+        if (s->ckpt) {
+                struct pdisk *d = &s->disk[p];
+                int64_t *cand = malloc((d->n + 1) * sizeof *cand);
+                assert_non_null(cand);
+                bool scan = d->man_bad || !d->man_exists;
+                for (uint32_t i = 0; i < d->nman && !scan; i++)
+                        scan = find_file(d, d->man[i], false) < 0;
+                uint32_t n = d->nman;
+                if (scan) {
+                        n = list_files(d, cand);
+                        if (n)
+                                s->cnt.man_fallback++;
+                } else {
+                        memcpy(cand, d->man, n * sizeof *cand);
+                }
+                for (uint32_t i = 0; i < n && !s->failed; i++) {
+                        if (cand[i] > co)
+                                continue;
+                        const struct sfile *f = &d->f[find_file(d, cand[i], false)];
+                        const uint8_t *pl;
+                        size_t plen;
+                        char whybuf[320];
+                        const char *why = snap_decode(s->in->plan, f->b, f->len, (int32_t)p,
+                                                      f->off, &pl, &plen, whybuf, sizeof whybuf);
+                        if (why) {
+                                s->cnt.skipped++;
+                                trace(s, "  p%u: snapshot at %lld skipped: %s", p,
+                                      (long long)f->off, why);
+                                continue;
+                        }
+                        int rc = sl_part_load(pt, pl, plen);
+                        if (rc != 0) {
+                                sim_fail(s, "sl_part_load(p%u, the snapshot at %lld, %zu bytes): %d, "
+                                            "for a snapshot this pipeline saved", p,
+                                         (long long)f->off, plen, rc);
+                                break;
+                        }
+                        /* The state saved again: the same bytes? (counted) */
+                        struct sl_buf again = {0};
+                        int64_t st;
+                        uint64_t ent = 0;
+                        assert_int_equal(sl_part_save(pt, &again, &st, &ent), 0);
+                        if (again.len == plen && memcmp(again.p, pl, plen) == 0)
+                                s->cnt.resave_same++;
+                        else
+                                s->cnt.resave_diff++;
+                        sl_buf_free(&again);
+                        /* A truncated payload must be refused. */
+                        if (below(&s->rng, 4) == 0 && plen > 0) {
+                                struct sl_part *x = sl_part_new(s->in->plan, 0, (int32_t)p, &in->oq);
+                                assert_non_null(x);
+                                size_t cut = below(&s->rng, (uint32_t)plen);
+                                if (sl_part_load(x, pl, cut) == 0)
+                                        sim_fail(s, "sl_part_load accepted the first %zu of the %zu "
+                                                    "bytes of the snapshot of p%u at %lld", cut,
+                                                 plen, p, (long long)f->off);
+                                else
+                                        s->cnt.trunc_refused++;
+                                sl_part_destroy(x);
+                        }
+                        in->pos[p] = in->restored[p] = f->off;
+                        s->cnt.from_snap++;
+                        s->cnt.replayed += (uint64_t)(co - f->off);
+                        s->cnt.saved += (uint64_t)f->off;
+                        trace(s, "  p%u: restored from the snapshot at %lld, replay to %lld", p,
+                              (long long)f->off, (long long)co);
+                        free(cand);
+                        return;
+                }
+                free(cand);
+                if (s->failed)
+                        return;
+                trace(s, "  p%u: no usable snapshot at or below %lld: replay from 0", p,
+                      (long long)co);
+        }
+        s->cnt.from_zero++;
+        s->cnt.replayed += (uint64_t)co;
+}
+
+static void push_job(struct inst *in, bool prune, uint32_t p, int64_t off, struct sl_buf *enc)
+{
+        if (in->njobs == in->capjobs) {
+                in->capjobs = in->capjobs ? 2 * in->capjobs : 8;
+                in->jobs = realloc(in->jobs, in->capjobs * sizeof *in->jobs);
+                assert_non_null(in->jobs);
+        }
+        struct job *j = &in->jobs[in->njobs++];
+        *j = (struct job){.prune = prune, .p = p, .off = off};
+        if (enc) {
+                j->enc = *enc;
+                *enc = (struct sl_buf){0};
+        }
+}
+
+static void pop_job(struct inst *in)
+{
+        sl_buf_free(&in->jobs[0].enc);
+        memmove(in->jobs, in->jobs + 1, --in->njobs * sizeof *in->jobs);
+}
+
+/* A truncation or a flipped byte. */
+static void tear(struct sim *s, uint8_t *b, size_t *len)
+{
+        if (*len && below(&s->rng, 2))
+                b[below(&s->rng, (uint32_t)*len)] ^= (uint8_t)(1u << below(&s->rng, 8));
+        else
+                *len = below(&s->rng, (uint32_t)*len);
+}
+
+/*
+ * The writer thread does its oldest job; dying: the process dies in the
+ * middle of it.  Returns true if the process died (the caller drops it).
+ */
+static bool writer_step(struct inst *in, bool dying)
+{
+        struct sim *s = in->s;
+        struct job *j = &in->jobs[0];
+        struct pdisk *d = &s->disk[j->p];
+        bool crash = dying || maybe_crash(in, j->prune ? CP_PRUNE : CP_SNAP_WRITE);
+        if (!j->prune) {
+                uint32_t stage = crash ? below(&s->rng, 3) : 3;
+                if (stage == 0) {
+                        /* <name>.tmp half written */
+                        size_t len = j->enc.len;
+                        tear(s, (uint8_t *)j->enc.p, &len);
+                        put_file(d, j->off, true, j->enc.p, len);
+                        s->cnt.torn++;
+                        trace(s, "  p%u: write of the snapshot at %lld torn (%zu of %zu bytes)",
+                              j->p, (long long)j->off, len, j->enc.len);
+                } else {
+                        /* written, fsynced, renamed to <name> */
+                        int t = find_file(d, j->off, true);
+                        if (t >= 0)
+                                unlink_file(d, (uint32_t)t);
+                        put_file(d, j->off, false, j->enc.p, j->enc.len);
+                        if (stage == 3) {
+                                write_manifest(d);
+                                s->cnt.published++;
+                                trace(s, "  p%u: snapshot at %lld published", j->p,
+                                      (long long)j->off);
+                        } else {
+                                s->cnt.unpublished += stage == 1;
+                                s->cnt.man_torn += stage == 2;
+                                trace(s, "  p%u: snapshot at %lld renamed, %s", j->p,
+                                      (long long)j->off, stage == 1 ? "crash before MANIFEST.tmp"
+                                                                    : "MANIFEST.tmp torn");
+                        }
+                }
+        } else {
+                /* Retention: the newest snapshot at or below committed
+                 * whose header and size check out; the older ones go. */
+                int64_t keep = -1;
+                for (uint32_t i = 0; i < d->n; i++) {
+                        const struct sfile *f = &d->f[i];
+                        if (!f->tmp && f->off <= j->off && f->off > keep &&
+                            snap_header_ok(f->b, f->len, f->off))
+                                keep = f->off;
+                }
+                uint32_t victims = 0;
+                for (uint32_t i = 0; keep >= 0 && i < d->n; i++)
+                        victims += !d->f[i].tmp && d->f[i].off < keep;
+                uint32_t cut = crash ? below(&s->rng, victims + 1) : victims;
+                for (uint32_t i = 0, k = 0; k < cut;) {
+                        if (!d->f[i].tmp && d->f[i].off < keep) {
+                                unlink_file(d, i);
+                                k++;
+                        } else {
+                                i++;
+                        }
+                }
+                s->cnt.pruned += cut;
+                if (victims && !crash)
+                        write_manifest(d);
+                if (crash)
+                        s->cnt.prune_cut++;
+                if (victims)
+                        trace(s, "  p%u: retention at committed %lld keeps %lld: %u of %u older "
+                                 "removed%s", j->p, (long long)j->off, (long long)keep, cut,
+                              victims, crash ? ", crash before MANIFEST" : "");
+        }
+        pop_job(in);
+        return crash;
+}
+
+/* A disk that lied about fsync: a published file or MANIFEST damaged. */
+static void damage(struct sim *s)
+{
+        struct pdisk *d = &s->disk[below(&s->rng, s->m.np)];
+        if (below(&s->rng, 4) == 0) {
+                if (d->man_exists) {
+                        d->man_bad = true;
+                        s->cnt.man_damaged++;
+                        trace(s, "  MANIFEST damaged");
+                }
+                return;
+        }
+        int newest = -1, any = -1, named = 0;
+        for (uint32_t i = 0; i < d->n; i++) {
+                if (d->f[i].tmp)
+                        continue;
+                if (newest < 0 || d->f[i].off > d->f[newest].off)
+                        newest = (int)i;
+                if (below(&s->rng, (uint32_t)++named) == 0)
+                        any = (int)i;
+        }
+        if (newest < 0)
+                return;
+        struct sfile *f = &d->f[below(&s->rng, 2) ? newest : any];
+        size_t len = f->len;
+        tear(s, f->b, &f->len);
+        s->cnt.damaged++;
+        trace(s, "  snapshot at %lld damaged (%zu of %zu bytes)", (long long)f->off, f->len, len);
+}
+
+enum gone { GONE_CRASH, GONE_FATAL, GONE_AWAY };
+
+static void inst_drop(struct inst *in);
+
+/* The process is gone: killed (its writer maybe in the middle of a job,
+ * the rest of its queue lost, the disk maybe damaged), or stopped after a
+ * fatal error (the writer finishes its queue, as sl_ckpt_writer_destroy_finish). */
+static void inst_gone(struct inst *in, enum gone how)
+{
+        struct sim *s = in->s;
+        bool killed = false;
+        if (how == GONE_FATAL)
+                while (in->njobs && !killed)
+                        killed = writer_step(in, false);
+        else if (in->njobs && s->m.f.on && below(&s->rng, 2))
+                writer_step(in, true);
+        s->cnt.lost_jobs += in->njobs;
+        if ((how != GONE_FATAL || killed) && s->ckpt && s->m.f.on &&
+            chance(&s->rng, s->damage_ppm))
+                damage(s);
+        if (s->cur == in)
+                s->cur = NULL;
+        if (s->zombie == in)
+                s->zombie = NULL;
+        inst_drop(in);
+}
+
+/* What a worker does for KB_SNAPSHOT, for one partition, and the Kafka
+ * thread's sl_ckpt_submit. */
+static void take_snapshot(struct inst *in, uint32_t p)
+{
+        struct sim *s = in->s;
+        struct sl_part *pt = in->parts[p];
+        int64_t off = sl_part_next_offset(pt);
+        if (off != in->pos[p]) {
+                s->cnt.label_wrong++;
+                if (label_mode == LABEL_STRICT) {
+                        sim_fail(s, "instance %u: a snapshot of p%u would be labelled offset %lld "
+                                    "(sl_part_next_offset, as kafka_run.c's take_snapshots) but "
+                                    "holds the state of offsets [0, %lld)%s", in->id, p,
+                                 (long long)off, (long long)in->pos[p],
+                                 in->restored[p] == in->pos[p]
+                                         ? ": restored from a snapshot at that offset, no record "
+                                           "since, and sl_part_load does not set the next offset"
+                                         : "");
+                        return;
+                }
+                if (label_mode == LABEL_FED)
+                        off = in->pos[p];
+        }
+        struct sl_buf pl = {0}, enc = {0};
+        int64_t st;
+        uint64_t ent = 0;
+        int rc = sl_part_save(pt, &pl, &st, &ent);
+        if (rc != 0) {
+                sim_fail(s, "sl_part_save(p%u): %d", p, rc);
+                sl_buf_free(&pl);
+                return;
+        }
+        snap_encode(s->in->plan, (int32_t)p, off, st, ent, pl.p, pl.len, &enc);
+        sl_buf_free(&pl);
+        s->cnt.snaps++;
+        s->cnt.snap_bytes += enc.len;
+        trace(s, "instance %u snapshots p%u at %lld: %zu bytes, %llu keys", in->id, p,
+              (long long)off, enc.len, (unsigned long long)ent);
+        push_job(in, false, p, off, &enc);
+}
+
+/* Retention for what the committer's offsets cover, queued. */
+static void queue_prunes(struct inst *in)
+{
+        for (uint32_t p = 0; p < in->s->m.np; p++) {
+                int64_t co = in->c.parts[in->cidx[p]].committed;
+                if (co > 0)
+                        push_job(in, true, p, co, NULL);
+        }
+}
+
+/* kafka_run.c at checkpoint time: poll_checkpoints(prune), then
+ * KB_SNAPSHOT; here for a random non-empty subset of the partitions. */
+static void snapshot_step(struct inst *in)
+{
+        struct sim *s = in->s;
+        queue_prunes(in);
+        uint32_t np = s->m.np, first = below(&s->rng, np);
+        for (uint32_t i = 0; i < np && !s->failed; i++)
+                if (i == 0 || below(&s->rng, 2))
+                        take_snapshot(in, (first + i) % np);
+}
+
+/* The writer threads of the live instances make progress: some of the
+ * queued jobs done, oldest first. */
+static void writers(struct sim *s)
+{
+        struct inst *w[2] = {s->cur, s->zombie};
+        for (int i = 0; i < 2 && !s->failed; i++) {
+                if (!w[i] || !w[i]->njobs || !chance(&s->rng, s->writer_ppm))
+                        continue;
+                for (uint32_t k = 1 + below(&s->rng, w[i]->njobs); k > 0; k--) {
+                        if (writer_step(w[i], false)) {
+                                inst_gone(w[i], GONE_CRASH);
+                                break;
+                        }
+                }
+        }
+}
+
 static struct inst *inst_start(struct sim *s)
 {
         static const uint32_t budgets[] = {0, 1, 2, 3, 5, 50, 50, 50};
@@ -950,6 +1560,15 @@ static struct inst *inst_start(struct sim *s)
         atomic_init(&in->stop, false);
         in->oq = (struct sl_outq){.ring = &in->ring, .stop = &in->stop};
         in->defer = below(&s->rng, 2);
+        /* sl_ckpt_writer_new removes the temporaries */
+        for (uint32_t p = 0; s->ckpt && p < s->m.np; p++) {
+                for (uint32_t i = 0; i < s->disk[p].n;) {
+                        if (s->disk[p].f[i].tmp)
+                                unlink_file(&s->disk[p], i);
+                        else
+                                i++;
+                }
+        }
         /* Assignment order varies, so committer indices differ from partitions. */
         uint32_t order[MAXP];
         for (uint32_t p = 0; p < s->m.np; p++)
@@ -964,7 +1583,7 @@ static struct inst *inst_start(struct sim *s)
                 int64_t co = s->m.committed[p];
                 in->parts[p] = sl_part_new(s->in->plan, 0, (int32_t)p, &in->oq);
                 assert_non_null(in->parts[p]);
-                assert_int_equal(sl_part_reset(in->parts[p], co < 0 ? 0 : co), 0);
+                restore_part(in, p, co);
                 in->cidx[p] = sl_committer_assign(&in->c, 0, (int32_t)p, co);
                 assert_true(in->cidx[p] >= 0);
                 in->pending[p] = -1;
@@ -988,6 +1607,9 @@ static void inst_drop(struct inst *in)
         for (uint32_t i = 0; i < MAXP; i++)
                 sl_part_destroy(in->parts[i]);
         sl_committer_fini(&in->c);
+        while (in->njobs)
+                pop_job(in);
+        free(in->jobs);
         free(in);
 }
 
@@ -1088,6 +1710,8 @@ static enum sl_txn_status feed(struct inst *in, uint32_t p, uint32_t k)
         int64_t from = in->pos[p];
         if (!push_records(in, p, k))
                 return SL_TXN_FATAL;
+        if (maybe_crash(in, CP_PROCESS))
+                return SL_TXN_FATAL; /* rows made, not produced */
         enum sl_txn_status st = drain(in, (int32_t)p);
         trace(s, "instance %u feeds p%u [%lld, %lld): %s", in->id, p, (long long)from,
               (long long)in->pos[p], sl_txn_status_name(st));
@@ -1115,8 +1739,7 @@ static void rewind_inst(struct inst *in, bool check)
                 if (check && s->m.eos && at != (s->m.committed[p] < 0 ? 0 : s->m.committed[p]))
                         sim_fail(s, "rewind of p%u to offset %lld, but the broker committed %lld",
                                  p, (long long)cp->committed, (long long)s->m.committed[p]);
-                assert_int_equal(sl_part_reset(in->parts[p], at), 0);
-                in->pos[p] = 0;
+                restore_part(in, p, cp->committed);
         }
         s->cnt.rewinds++;
         trace(s, "instance %u rewinds to its committed offsets", in->id);
@@ -1134,6 +1757,8 @@ static enum sl_txn_status commit(struct inst *in)
         int64_t from = late >= 0 ? in->pos[late] : 0;
         if (late >= 0 && !push_records(in, (uint32_t)late, pick_k(s)))
                 return SL_TXN_FATAL;
+        if (st == SL_TXN_OK && maybe_crash(in, CP_PRODUCED))
+                return SL_TXN_FATAL;
         if (st == SL_TXN_OK)
                 st = in->discard ? SL_TXN_ABORT : sl_committer_commit(&in->c);
         trace(s, "instance %u commits: %s%s%s", in->id, sl_txn_status_name(st),
@@ -1149,6 +1774,12 @@ static enum sl_txn_status commit(struct inst *in)
                                 sim_fail(s, "after a commit, p%u: committer %lld, broker %lld", p,
                                          (long long)in->c.parts[in->cidx[p]].committed,
                                          (long long)s->m.committed[p]);
+        if (st == SL_TXN_OK && s->ckpt && !s->failed) {
+                if (maybe_crash(in, CP_COMMITTED))
+                        return SL_TXN_FATAL;
+                if (below(&s->rng, 2))
+                        queue_prunes(in);
+        }
         if (st == SL_TXN_OK && late >= 0 && !s->failed)
                 st = drain(in, late);
         return st;
@@ -1159,6 +1790,10 @@ static enum sl_txn_status commit(struct inst *in)
 static bool settle(struct inst *in, enum sl_txn_status st)
 {
         struct sim *s = in->s;
+        if (in->crashed) {
+                inst_gone(in, GONE_CRASH);
+                return false;
+        }
         if (st != SL_TXN_OK && strstr(in->c.err, "retriable"))
                 s->cnt.exhausted++;
         switch (st) {
@@ -1166,6 +1801,10 @@ static bool settle(struct inst *in, enum sl_txn_status st)
                 return true;
         case SL_TXN_ABORT:
                 rewind_inst(in, in == s->cur);
+                if (maybe_crash(in, CP_RESTORED)) {
+                        inst_gone(in, GONE_CRASH);
+                        return false;
+                }
                 return true;
         case SL_TXN_FATAL:
                 trace(s, "instance %u stops: %s", in->id, in->c.err);
@@ -1176,7 +1815,7 @@ static bool settle(struct inst *in, enum sl_txn_status st)
                         s->cnt.zombies_fenced++;
                         s->zombie = NULL;
                 }
-                inst_drop(in);
+                inst_gone(in, GONE_FATAL);
                 return false;
         case SL_TXN_RETRY:
                 break;
@@ -1198,15 +1837,54 @@ static void zombie_step(struct sim *s)
 {
         struct inst *z = s->zombie;
         int32_t p = pick_part(s, z);
-        enum sl_txn_status st = p >= 0 && below(&s->rng, 2)
-                ? feed(z, (uint32_t)p, pick_k(s)) : commit(z);
+        enum sl_txn_status st = SL_TXN_OK;
+        if (s->ckpt && below(&s->rng, 5) == 0)
+                snapshot_step(z);
+        else
+                st = p >= 0 && below(&s->rng, 2) ? feed(z, (uint32_t)p, pick_k(s)) : commit(z);
         if (!settle(z, st))
                 return;
         if (--s->zombie_steps == 0) {
                 trace(s, "zombie instance %u goes away", z->id);
-                inst_drop(z);
-                s->zombie = NULL;
+                inst_gone(z, GONE_AWAY);
         }
+}
+
+/*
+ * A clean stop, as sluice_run_kafka's: after the last commit, a snapshot
+ * of every partition, the writer finished.  The next start must restore
+ * every partition at its committed offset, nothing to replay, no row.
+ * (Its restores are not counted with the recoveries.)
+ */
+static void clean_stop(struct sim *s)
+{
+        struct inst *in = s->cur;
+        for (uint32_t p = 0; p < s->m.np && !s->failed; p++)
+                take_snapshot(in, p);
+        while (in->njobs && !s->failed)
+                writer_step(in, false);
+        s->cur = NULL;
+        inst_drop(in);
+        if (s->failed)
+                return;
+        struct counts before = s->cnt;
+        struct inst *again = inst_start(s);
+        for (uint32_t p = 0; p < s->m.np && !s->failed; p++)
+                if (s->m.committed[p] > 0 && again->restored[p] != s->m.committed[p])
+                        sim_fail(s, "after a clean stop, p%u restarts from offset %lld, not from "
+                                    "a snapshot at its committed offset %lld", p,
+                                 (long long)again->pos[p], (long long)s->m.committed[p]);
+        if (!s->failed && drain(again, -1) != SL_TXN_OK)
+                sim_fail(s, "rows made by a restore");
+        inst_drop(again);
+        s->cnt.restores = before.restores;
+        s->cnt.from_snap = before.from_snap;
+        s->cnt.from_zero = before.from_zero;
+        s->cnt.replayed = before.replayed;
+        s->cnt.saved = before.saved;
+        s->cnt.man_fallback = before.man_fallback;
+        s->cnt.skipped = before.skipped;
+        s->cnt.clean_restarts++;
 }
 
 /* Feeds everything and commits, faults off. */
@@ -1214,10 +1892,8 @@ static void finish(struct sim *s)
 {
         s->m.f.on = false;
         s->m.f.burst = 0;
-        if (s->zombie) {
-                inst_drop(s->zombie);
-                s->zombie = NULL;
-        }
+        if (s->zombie)
+                inst_gone(s->zombie, GONE_AWAY);
         for (int round = 0; round < 4 && !s->failed; round++) {
                 if (!s->cur)
                         s->cur = inst_start(s);
@@ -1232,6 +1908,8 @@ static void finish(struct sim *s)
                         if (!all_committed(s))
                                 sim_fail(s, "everything fed and committed, but the broker's "
                                             "offsets are not the partition ends");
+                        if (s->ckpt && !s->failed)
+                                clean_stop(s);
                         return;
                 }
         }
@@ -1245,8 +1923,18 @@ static void run(struct sim *s)
         uint64_t limit = 50 + s->in->total / 8;
         s->cur = inst_start(s);
         for (s->step = 1; s->step <= limit && !s->failed; s->step++) {
-                if (!s->cur)
+                if (!s->cur) {
                         s->cur = inst_start(s);
+                        if (maybe_crash(s->cur, CP_RESTORED)) {
+                                inst_gone(s->cur, GONE_CRASH);
+                                continue;
+                        }
+                }
+                if (s->ckpt) {
+                        writers(s);
+                        if (!s->cur || s->failed)
+                                continue;
+                }
                 if (s->zombie && below(r, 4) == 0) {
                         zombie_step(s);
                         continue;
@@ -1260,19 +1948,20 @@ static void run(struct sim *s)
                         trace(s, "instance %u crashes%s", in->id,
                               in->c.open ? " with a transaction open" : "");
                         s->cnt.crashes++;
-                        inst_drop(in);
-                        s->cur = NULL;
+                        inst_gone(in, GONE_CRASH);
                 } else if ((x -= s->crash_ppm) < s->zombie_ppm) {
-                        if (s->zombie) {
-                                inst_drop(s->zombie);
-                                s->zombie = NULL;
-                        }
+                        if (s->zombie)
+                                inst_gone(s->zombie, GONE_AWAY);
                         trace(s, "instance %u becomes a zombie", in->id);
                         s->zombie = in;
                         s->zombie_steps = 1 + below(r, 6);
                         s->cnt.zombies++;
                         s->cur = inst_start(s);
-                } else if ((x -= s->zombie_ppm) < s->commit_ppm || p < 0) {
+                        if (maybe_crash(s->cur, CP_RESTORED))
+                                inst_gone(s->cur, GONE_CRASH);
+                } else if ((x -= s->zombie_ppm) < s->snap_ppm) {
+                        snapshot_step(in);
+                } else if ((x -= s->snap_ppm) < s->commit_ppm || p < 0) {
                         settle(in, commit(in));
                 } else {
                         settle(in, feed(in, (uint32_t)p, pick_k(s)));
@@ -1499,6 +2188,8 @@ static void sim_free(struct sim *s)
 {
         model_free(&s->m);
         for (uint32_t p = 0; p < MAXP; p++)
+                free_disk(&s->disk[p]);
+        for (uint32_t p = 0; p < MAXP; p++)
                 free(s->refp[p].m);
 }
 
@@ -1515,6 +2206,13 @@ static void dump(const struct sim *s)
                 s->in->np, (unsigned long long)s->in->total, s->in->nkeys, f->retry, f->abort,
                 f->fatal, f->p_retry, f->p_abort, f->p_fatal, f->p_die, f->lost, f->die,
                 f->outage, s->crash_ppm, s->zombie_ppm, s->commit_ppm, s->in->sql);
+        if (s->ckpt)
+                fprintf(stderr, "  checkpoints (ppm): snapshot %u, writer %u, damage %u; crash "
+                                "during processing %u, in a write %u, in a prune %u, between "
+                                "produce and commit %u, after commit %u, after restore %u\n",
+                        s->snap_ppm, s->writer_ppm, s->damage_ppm, s->cp_ppm[CP_PROCESS],
+                        s->cp_ppm[CP_SNAP_WRITE], s->cp_ppm[CP_PRUNE], s->cp_ppm[CP_PRODUCED],
+                        s->cp_ppm[CP_COMMITTED], s->cp_ppm[CP_RESTORED]);
         uint64_t from = s->ntrace > TRACE_LINES ? s->ntrace - TRACE_LINES : 0;
         for (uint64_t i = from; i < s->ntrace; i++)
                 fprintf(stderr, "    %s\n", s->trace[i % TRACE_LINES]);
@@ -1542,6 +2240,15 @@ static void draw_config(struct sim *s)
         s->crash_ppm = steps[below(r, 4)];
         s->zombie_ppm = steps[below(r, 4)] / 2;
         s->commit_ppm = 50000 + below(r, 200000);
+        if (!s->ckpt)
+                return;
+        static const uint32_t cp[] = {0, 5000, 20000, 50000};
+        s->snap_ppm = 20000 + below(r, 250000);
+        s->writer_ppm = 100000 + below(r, 900000);
+        for (int i = 0; i < CP_N; i++)
+                s->cp_ppm[i] = cp[below(r, 4)];
+        s->cp_ppm[CP_SNAP_WRITE] *= 2;
+        s->damage_ppm = below(r, 3) * 150000;
 }
 
 /* The reference: one instance, no faults, commits at random points. */
@@ -1554,7 +2261,18 @@ static bool run_reference(struct sim *s)
         return !s->failed;
 }
 
-static bool run_seed(uint64_t seed, bool alo)
+static const char *run_name(bool alo, bool ckpt)
+{
+        return ckpt ? (alo ? "checkpoints, at-least-once" : "checkpoints, exactly-once")
+                    : (alo ? "at-least-once" : "exactly-once");
+}
+
+static struct counts *run_total(bool alo, bool ckpt)
+{
+        return ckpt ? (alo ? &total_ckpt_alo : &total_ckpt) : (alo ? &total_alo : &total_eos);
+}
+
+static bool run_seed(uint64_t seed, bool alo, bool ckpt)
 {
         struct input in;
         make_input(&in, seed);
@@ -1562,8 +2280,9 @@ static bool run_seed(uint64_t seed, bool alo)
         sim_init(&ref, "reference", seed, &in, true, 0x5eed);
         bool ok = run_reference(&ref);
         if (ok) {
-                sim_init(&sim, alo ? "at-least-once" : "exactly-once", seed, &in, !alo,
-                         alo ? 0xa10 : 0xe05);
+                sim_init(&sim, run_name(alo, ckpt), seed, &in, !alo,
+                         (alo ? 0xa10 : 0xe05) ^ (ckpt ? 0xc0c4000 : 0));
+                sim.ckpt = ckpt;
                 sim.ref = &ref.m;
                 if (!alo)
                         index_reference(&sim);
@@ -1579,7 +2298,7 @@ static bool run_seed(uint64_t seed, bool alo)
                 if (!ok)
                         dump(&sim);
                 sim.cnt.seeds = 1;
-                counts_add(alo ? &total_alo : &total_eos, &sim.cnt);
+                counts_add(run_total(alo, ckpt), &sim.cnt);
                 sim_free(&sim);
         } else {
                 dump(&ref);
@@ -1633,35 +2352,83 @@ static void print_counts(const char *name, const struct counts *c, double secs)
                       (unsigned long long)c->fatals, (unsigned long long)c->fatal_restarts,
                       (unsigned long long)c->lost, (unsigned long long)c->lost_ok,
                       (unsigned long long)c->invalid_abort);
+        print_message("%s: recovery: %llu partitions restored at a committed offset > 0: %llu "
+                      "from a snapshot, %llu by replay from offset 0; %llu records replayed "
+                      "below committed offsets (%.1f per restore), %llu not replayed thanks to "
+                      "snapshots\n",
+                      name, (unsigned long long)c->restores, (unsigned long long)c->from_snap,
+                      (unsigned long long)c->from_zero, (unsigned long long)c->replayed,
+                      c->restores ? (double)c->replayed / (double)c->restores : 0.0,
+                      (unsigned long long)c->saved);
+        if (!c->snaps)
+                return;
+        print_message("%s: crashes: %llu during processing, %llu in a snapshot write, %llu in "
+                      "a prune, %llu between produce and commit, %llu between commit and the "
+                      "next snapshot, %llu right after a restore (and %llu between steps)\n",
+                      name, (unsigned long long)c->cp[CP_PROCESS],
+                      (unsigned long long)c->cp[CP_SNAP_WRITE], (unsigned long long)c->cp[CP_PRUNE],
+                      (unsigned long long)c->cp[CP_PRODUCED], (unsigned long long)c->cp[CP_COMMITTED],
+                      (unsigned long long)c->cp[CP_RESTORED], (unsigned long long)c->crashes);
+        print_message("%s: snapshots: %llu taken (%.1f MB), %llu published; writes cut by a "
+                      "crash: %llu torn temporaries, %llu renamed before MANIFEST, %llu with "
+                      "MANIFEST.tmp torn; %llu queued jobs lost; %llu files and %llu MANIFESTs "
+                      "damaged; %llu files removed by retention (%llu prunes cut); at restores "
+                      "%llu snapshots skipped as corrupt or truncated, %llu listings of the "
+                      "files without MANIFEST; %llu truncated payloads refused by sl_part_load; "
+                      "save after load: %llu same bytes, %llu different; %llu clean restarts "
+                      "at the committed offsets; %llu snapshots where sl_part_next_offset was not "
+                      "the offset fed (SL_SIM_SNAP_LABEL)\n",
+                      name, (unsigned long long)c->snaps, (double)c->snap_bytes / 1e6,
+                      (unsigned long long)c->published, (unsigned long long)c->torn,
+                      (unsigned long long)c->unpublished, (unsigned long long)c->man_torn,
+                      (unsigned long long)c->lost_jobs, (unsigned long long)c->damaged,
+                      (unsigned long long)c->man_damaged, (unsigned long long)c->pruned,
+                      (unsigned long long)c->prune_cut, (unsigned long long)c->skipped,
+                      (unsigned long long)c->man_fallback, (unsigned long long)c->trunc_refused,
+                      (unsigned long long)c->resave_same, (unsigned long long)c->resave_diff,
+                      (unsigned long long)c->clean_restarts, (unsigned long long)c->label_wrong);
 }
 
-static void run_seeds(bool alo)
+static void run_seeds(bool alo, bool ckpt)
 {
         uint64_t one = env_u64("SL_SIM_SEED", 0);
-        uint64_t n = env_u64("SL_SIM_SEEDS", DEFAULT_SEEDS);
+        uint64_t n = env_u64("SL_SIM_SEEDS", ckpt ? DEFAULT_CKPT_SEEDS : DEFAULT_SEEDS);
         if (alo)
                 n = (n + 3) / 4;
         uint64_t first = one ? one : 1, last = one ? one : n;
         double t0 = now_s();
         for (uint64_t seed = first; seed <= last; seed++)
-                if (!run_seed(seed, alo))
+                if (!run_seed(seed, alo, ckpt))
                         fail_msg("%s simulation failed at seed %llu (SL_SIM_SEED=%llu)",
-                                 alo ? "at-least-once" : "exactly-once",
-                                 (unsigned long long)seed, (unsigned long long)seed);
-        print_counts(alo ? "at-least-once" : "exactly-once", alo ? &total_alo : &total_eos,
-                     now_s() - t0);
+                                 run_name(alo, ckpt), (unsigned long long)seed,
+                                 (unsigned long long)seed);
+        print_counts(run_name(alo, ckpt), run_total(alo, ckpt), now_s() - t0);
 }
 
 static void test_sim_exactly_once(void **state)
 {
         (void)state;
-        run_seeds(false);
+        run_seeds(false, false);
 }
 
 static void test_sim_at_least_once(void **state)
 {
         (void)state;
-        run_seeds(true);
+        run_seeds(true, false);
+}
+
+/* Checkpoints and crash recovery from them (P1.3): exactly-once, then
+ * at-least-once with a quarter as many seeds. */
+static void test_sim_checkpoints(void **state)
+{
+        (void)state;
+        const char *l = getenv("SL_SIM_SNAP_LABEL");
+        label_mode = !l || !*l ? LABEL_STRICT : strcmp(l, "fed") == 0 ? LABEL_FED
+                   : strcmp(l, "part") == 0 ? LABEL_PART : -1;
+        if (label_mode < 0)
+                fail_msg("SL_SIM_SNAP_LABEL=%s: expected fed or part", l);
+        run_seeds(false, true);
+        run_seeds(true, true);
 }
 
 /* ---- sl_committer alone, against scripted answers ------------------------- */
@@ -1916,6 +2683,7 @@ int main(void)
                 cmocka_unit_test(test_committer_rewind),
                 cmocka_unit_test(test_sim_exactly_once),
                 cmocka_unit_test(test_sim_at_least_once),
+                cmocka_unit_test(test_sim_checkpoints),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
