@@ -108,6 +108,8 @@ struct kpart {
         int64_t last;     /* last offset handed over in this batch, -1: none */
         int64_t target;   /* bounded, repartition topics: the end to reach */
         int64_t snap_offset; /* restored from a snapshot at this offset, -1: none */
+        int64_t live_at;     /* offsets below are replayed (the committed offset) */
+        bool live;
         bool eof;
 };
 
@@ -185,6 +187,9 @@ struct krun {
         /* counters */
         uint64_t consumed;
         uint64_t produced;
+        double assigned_at;           /* last assignment that needed catching up */
+        uint64_t replayed;            /* records re-read below committed offsets */
+        bool live_reported;
         double first_in, last_in;     /* times of the first and the last input */
         double t0;
         double last_status;
@@ -1202,6 +1207,13 @@ static int on_assign(struct krun *r, rd_kafka_topic_partition_list_t *parts)
                 w->owned++;
                 r->assigned++;
                 tp->offset = start_offset(r, kp, committed);
+                kp->live_at = committed > 0 ? committed : 0;
+                kp->live = kp->live_at == 0 || kp->snap_offset >= kp->live_at ||
+                           (!r->replay && kp->snap_offset < 0);
+                if (!kp->live) {
+                        r->assigned_at = now_s();
+                        r->live_reported = false;
+                }
         }
         return 0;
 }
@@ -1371,6 +1383,12 @@ static int hand_over(struct krun *r, rd_kafka_message_t **msgs, ssize_t n)
                         touched[ntouched++] = kp;
                 kp->last = m->offset;
                 kp->eof = false;
+                if (!kp->live) {
+                        if (m->offset + 1 >= kp->live_at)
+                                kp->live = true;
+                        else
+                                r->replayed++;
+                }
                 r->consumed++;
                 if (r->consumed == 1) {
                         r->first_in = now_s();
@@ -1381,6 +1399,21 @@ static int hand_over(struct krun *r, rd_kafka_message_t **msgs, ssize_t n)
         }
         if (ntouched)
                 r->last_in = now_s();
+        if (!r->live_reported && r->assigned_at > 0 && ntouched) {
+                bool all = true;
+                for (uint32_t s = 0; s < r->ntopics && all; s++)
+                        for (uint32_t p = 0; p < r->map[s].n && all; p++)
+                                if (r->map[s].p[p] && !r->map[s].p[p]->live)
+                                        all = false;
+                if (all) {
+                        r->live_reported = true;
+                        if (!r->opts->quiet)
+                                fprintf(stderr, "sluice: live %.3f s after the assignment "
+                                                "(%" PRIu64 " records replayed, %" PRIu64
+                                                " partitions restored from snapshots)\n",
+                                        now_s() - r->assigned_at, r->replayed, r->ckpt_restored);
+                }
+        }
         for (uint32_t i = 0; i < ntouched; i++) {
                 struct kpart *kp = touched[i];
                 int ci = sl_committer_find(&r->c, kp->topic, sl_part_partition(kp->part));
