@@ -96,7 +96,6 @@ int sl_outq_row_ex(struct sl_outq *oq, uint64_t seq, uint16_t query, int64_t wen
                              .xlen = xlen, .query = query, .kind = (uint8_t)kind};
         memcpy(r + 1, text, len);
         oq->cur->used += need;
-        oq->rows++;
         return 0;
 }
 

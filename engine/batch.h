@@ -140,7 +140,6 @@ struct sl_outq {
         bool suppress;            /* replaying: rows are computed, not kept */
         int64_t cause_ts;         /* stamped on every row */
         int64_t rx_us;            /* stamped on every row */
-        uint64_t rows;            /* rows kept */
 };
 
 /* Appends a row whose first klen bytes of text are its key; returns 0 or

@@ -37,13 +37,47 @@
 #include <unistd.h>
 
 #include "engine/committer.h"
-#include "engine/kafka_run.h"
 #include "engine/part.h"
 #include "engine/report.h"
 #include "engine/snapshot.h"
+#include "engine/worker.h"
 
 #define KBATCH_MSGS 1024
-#define LAT_BUCKETS 10001 /* ms; the last one is "10 s or more" */
+/* A latency histogram: buckets of unit_us up to 10 s; the last holds "10 s
+ * or more". */
+struct hist {
+        uint64_t *b;
+        uint64_t n;
+        uint32_t nb;
+        uint32_t unit_us;
+};
+
+static int hist_init(struct hist *h, uint32_t unit_us)
+{
+        h->unit_us = unit_us;
+        h->nb = 10000000 / unit_us + 1;
+        h->n = 0;
+        h->b = calloc(h->nb, sizeof *h->b);
+        return h->b ? 0 : -ENOMEM;
+}
+
+static void hist_add(struct hist *h, int64_t us)
+{
+        int64_t i = us < 0 ? 0 : us / h->unit_us;
+        h->b[i < h->nb - 1 ? i : h->nb - 1]++;
+        h->n++;
+}
+
+/* The q-quantile in ms (the bucket's upper end). */
+static double hist_q(const struct hist *h, double q)
+{
+        uint64_t want = (uint64_t)((double)h->n * q), seen = 0;
+        uint32_t i = 0;
+        for (; i < h->nb - 1; i++)
+                if ((seen += h->b[i]) > want)
+                        break;
+        return (double)(i + 1) * h->unit_us / 1000.0;
+}
 
 enum kb_kind { KB_MSGS, KB_ASSIGN, KB_RESET, KB_REVOKE, KB_CUT, KB_FLUSH, KB_STOP, KB_SNAPSHOT };
 
@@ -113,7 +147,7 @@ struct kpart {
         bool eof;
 };
 
-struct kbyte_map {
+struct kpart_map {
         struct kpart **p; /* by partition number */
         uint32_t n;
 };
@@ -144,7 +178,7 @@ struct krun {
         rd_kafka_topic_partition_list_t *alo_offsets;
         struct kworker *w;
         uint32_t nw;
-        struct kbyte_map *map;        /* per topic id */
+        struct kpart_map *map;        /* per topic id */
         uint32_t ntopics;             /* sources, then one repartition topic per query */
         bool *rep;                    /* per query: GROUP BY needs a repartition */
         bool any_rep;
@@ -175,13 +209,10 @@ struct krun {
         int64_t *txn_ts;
         int64_t *txn_rx;
         double commit_ms_sum, commit_ms_max; /* time in commit_transaction */
-        uint64_t *ilat;               /* 0.1 ms buckets */
-        uint64_t nilat;
-        uint64_t *plat;               /* received -> handed to the producer, 0.1 ms */
-        uint64_t nplat;
+        struct hist ilat;             /* received -> committed or acknowledged */
+        struct hist plat;             /* received -> handed to the producer */
         size_t ntxn_ts, captxn_ts;
-        uint64_t *lat;
-        uint64_t nlat;
+        struct hist lat;              /* CreateTime -> committed or acknowledged */
         int64_t lat_warmup;           /* ms after the first input not measured */
         int64_t lat_from;             /* CreateTime from which latency counts */
         /* counters */
@@ -244,7 +275,8 @@ static void ckpt_warn(void *arg, const char *msg);
 static const char *own(const struct krun *r, const char *name);
 static void poll_checkpoints(struct krun *r, bool prune);
 
-bool sl_kafka_own_setting(const char *name)
+/* True for a property sluice interprets itself; the others go to librdkafka. */
+static bool sl_kafka_own_setting(const char *name)
 {
         static const char *const own[] = {
                 "application.id", "processing.guarantee", "commit.interval.ms",
@@ -523,61 +555,20 @@ static int push_control(struct krun *r, struct kworker *w, enum kb_kind kind,
 
 /* ---- Kafka thread: producing rows ------------------------------------- */
 
-static void lat_add(struct krun *r, int64_t now, int64_t cause)
+/* A row caused by input created at cause (ms), received at rx_us, made
+ * visible at now_us; the warm-up (sluice.latency.warmup.ms) is left out. */
+static void lat_add(struct krun *r, int64_t now_us, int64_t rx_us, int64_t cause)
 {
         if (cause < r->lat_from)
-                return; /* warm-up (sluice.latency.warmup.ms) */
-        int64_t ms = now - cause;
-        if (ms < 0)
-                ms = 0;
-        r->lat[ms < LAT_BUCKETS - 1 ? ms : LAT_BUCKETS - 1]++;
-        r->nlat++;
-}
-
-#define ILAT_BUCKETS 100001 /* 0.1 ms; the last one is "10 s or more" */
-
-static void ilat_add(struct krun *r, int64_t now_us, int64_t rx_us, int64_t cause)
-{
-        if (cause < r->lat_from || rx_us <= 0)
                 return;
-        int64_t t = (now_us - rx_us) / 100;
-        if (t < 0)
-                t = 0;
-        r->ilat[t < ILAT_BUCKETS - 1 ? t : ILAT_BUCKETS - 1]++;
-        r->nilat++;
-}
-
-static double ilat_quantile_of(const uint64_t *h, uint64_t n, double q);
-
-static double ilat_quantile(const struct krun *r, double q)
-{
-        return ilat_quantile_of(r->ilat, r->nilat, q);
-}
-
-static double ilat_quantile_of(const uint64_t *h, uint64_t n, double q)
-{
-        uint64_t want = (uint64_t)((double)n * q), seen = 0;
-        for (int i = 0; i < ILAT_BUCKETS; i++) {
-                seen += h[i];
-                if (seen > want)
-                        return (i + 1) / 10.0;
-        }
-        return (ILAT_BUCKETS - 1) / 10.0;
-}
-
-static int lat_quantile(const struct krun *r, double q)
-{
-        uint64_t want = (uint64_t)((double)r->nlat * q), seen = 0;
-        for (int i = 0; i < LAT_BUCKETS; i++) {
-                seen += r->lat[i];
-                if (seen > want)
-                        return i;
-        }
-        return LAT_BUCKETS - 1;
+        hist_add(&r->lat, now_us - cause * 1000);
+        if (rx_us > 0)
+                hist_add(&r->ilat, now_us - rx_us);
 }
 
 static int produce_batch(struct krun *r, struct sl_outbatch *b)
 {
+        int64_t now_us = wall_us();
         for (uint32_t off = 0; off < b->used;) {
                 const struct sl_row *row = (const struct sl_row *)(b->data + off);
                 off += sl_row_size(row->len);
@@ -615,12 +606,8 @@ static int produce_batch(struct krun *r, struct sl_outbatch *b)
                         return -ENOTRECOVERABLE;
                 }
                 r->produced++;
-                if (row->cause_ts >= r->lat_from && row->rx_us > 0) {
-                        int64_t t = (wall_us() - row->rx_us) / 100;
-                        t = t < 0 ? 0 : t;
-                        r->plat[t < ILAT_BUCKETS - 1 ? t : ILAT_BUCKETS - 1]++;
-                        r->nplat++;
-                }
+                if (row->cause_ts >= r->lat_from && row->rx_us > 0)
+                        hist_add(&r->plat, now_us - row->rx_us);
                 if (r->eos) {
                         if (r->ntxn_ts == r->captxn_ts) {
                                 size_t cap = r->captxn_ts ? 2 * r->captxn_ts : 4096;
@@ -791,39 +778,27 @@ static enum sl_txn_status k_produce(void *ctx, const struct sl_out_msg *m)
 {
         struct krun *r = ctx;
         rd_kafka_topic_t *rkt = m->repartition ? r->rep_rkt[m->query] : r->out_rkt[m->query];
+        rd_kafka_vu_t vu[8] = {
+                {.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = rkt},
+                {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)m->key, m->klen}},
+                {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)m->val, m->vlen}},
+                {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
+                {.vtype = RD_KAFKA_VTYPE_TIMESTAMP, .u.i64 = m->ts},
+                {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = lat_opaque(m)},
+        };
+        size_t n = 6;
+        if (m->repartition)
+                vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER, .u.header = {
+                        "sluice.key", m->hkey, m->hkey ? (ssize_t)m->hklen : -1}};
+        if (r->txn_log)
+                vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER, .u.header = {
+                        "sluice.txn", r->txn_hdr, (ssize_t)r->txn_hdr_len}};
         for (;;) {
-                rd_kafka_resp_err_t e = m->repartition
-                        ? rd_kafka_producev(r->producer,
-                                RD_KAFKA_V_RKT(rkt),
-                                RD_KAFKA_V_KEY(m->key, m->klen),
-                                RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_TIMESTAMP(m->ts),
-                                RD_KAFKA_V_OPAQUE(lat_opaque(m)),
-                                RD_KAFKA_V_HEADER("sluice.key", m->hkey,
-                                                  m->hkey ? (ssize_t)m->hklen : -1),
-                                RD_KAFKA_V_END)
-                        : r->txn_log
-                        ? rd_kafka_producev(r->producer,
-                                RD_KAFKA_V_RKT(rkt),
-                                RD_KAFKA_V_KEY(m->key, m->klen),
-                                RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_TIMESTAMP(m->ts),
-                                RD_KAFKA_V_OPAQUE(lat_opaque(m)),
-                                RD_KAFKA_V_HEADER("sluice.txn", r->txn_hdr,
-                                                  (ssize_t)r->txn_hdr_len),
-                                RD_KAFKA_V_END)
-                        : rd_kafka_producev(r->producer,
-                                RD_KAFKA_V_RKT(rkt),
-                                RD_KAFKA_V_KEY(m->key, m->klen),
-                                RD_KAFKA_V_VALUE((void *)m->val, m->vlen),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_TIMESTAMP(m->ts),
-                                RD_KAFKA_V_OPAQUE(lat_opaque(m)),
-                                RD_KAFKA_V_END);
-                if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+                rd_kafka_error_t *err = rd_kafka_produceva(r->producer, vu, n);
+                if (!err)
                         return SL_TXN_OK;
+                rd_kafka_resp_err_t e = rd_kafka_error_code(err);
+                rd_kafka_error_destroy(err);
                 if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                         snprintf(r->kerr, sizeof r->kerr, "topic %s: %s", rd_kafka_topic_name(rkt),
                                  rd_kafka_err2str(e));
@@ -920,11 +895,9 @@ static enum sl_txn_status k_commit(void *ctx)
         if (ms > r->commit_ms_max)
                 r->commit_ms_max = ms;
         txn_logf(r, "commit");
-        int64_t tu = wall_us(), t = tu / 1000;
-        for (size_t i = 0; i < r->ntxn_ts; i++) {
-                lat_add(r, t, r->txn_ts[i]);
-                ilat_add(r, tu, r->txn_rx[i], r->txn_ts[i]);
-        }
+        int64_t tu = wall_us();
+        for (size_t i = 0; i < r->ntxn_ts; i++)
+                lat_add(r, tu, r->txn_rx[i], r->txn_ts[i]);
         r->ntxn_ts = 0;
         if (!r->checked_offsets)
                 check_txn_offsets(r);
@@ -970,10 +943,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                 /* opaque: CreateTime (ms) << 22 | received - CreateTime (us, < 4.2 s) */
                 uint64_t o = (uint64_t)(uintptr_t)m->_private;
                 int64_t cause = (int64_t)(o >> 22);
-                int64_t tu = wall_us();
-                lat_add(r, tu / 1000, cause);
-                if ((o & 0x3fffff) != 0x3fffff)
-                        ilat_add(r, tu, cause * 1000 + (int64_t)(o & 0x3fffff), cause);
+                lat_add(r, wall_us(), (o & 0x3fffff) != 0x3fffff
+                                ? cause * 1000 + (int64_t)(o & 0x3fffff) : 0, cause);
         }
 }
 
@@ -996,7 +967,7 @@ static void *find_snapshot(struct krun *r, uint32_t topic, int32_t partition,
         int rc = sl_ckpt_load(r->ckpt_dir, topic_name(r, topic), partition, committed,
                               r->plan->hash, &m, &payload, ckpt_warn, r);
         if (rc != 0)
-            return NULL;
+                return NULL;
         /* Check it loads (into the partition about to be reset anyway). */
         if (probe && sl_part_load(probe, payload, m.payload_len) != 0) {
                 fprintf(stderr, "sluice: warning: snapshot of %s[%d] at offset %" PRId64
@@ -1110,7 +1081,7 @@ static int source_of(const struct krun *r, const char *topic)
 
 static struct kpart **slot(struct krun *r, uint32_t s, int32_t p)
 {
-        struct kbyte_map *m = &r->map[s];
+        struct kpart_map *m = &r->map[s];
         if ((uint32_t)p >= m->n) {
                 uint32_t n = (uint32_t)p + 1;
                 struct kpart **np = realloc(m->p, n * sizeof *np);
@@ -1573,6 +1544,26 @@ static const char *own(const struct krun *r, const char *name)
         return v;
 }
 
+/* A sluice property in milliseconds, def when absent; -EINVAL (with the
+ * message) when it is not a whole number in [lo, hi]. */
+static int own_ms(struct krun *r, const char *name, int64_t def, int64_t lo, int64_t hi,
+                  int64_t *out)
+{
+        const char *v = own(r, name);
+        *out = def;
+        if (!v)
+                return 0;
+        char *end;
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (errno || end == v || *end || x < lo || x > hi) {
+                errf(r, "%s '%s': expected milliseconds, %" PRId64 " to %" PRId64, name, v, lo, hi);
+                return -EINVAL;
+        }
+        *out = x;
+        return 0;
+}
+
 static int read_settings(struct krun *r)
 {
         const char *g = r->opts->group ? r->opts->group : own(r, "application.id");
@@ -1592,17 +1583,10 @@ static int read_settings(struct krun *r)
                 errf(r, "processing.guarantee '%s': expected exactly_once_v2 or at_least_once", pg);
                 return -EINVAL;
         }
-        const char *ci = own(r, "commit.interval.ms");
-        r->commit_ms = 100;
-        if (ci) {
-                char *end;
-                long long v = strtoll(ci, &end, 10);
-                if (*end || v < 1 || v > 3600000) {
-                        errf(r, "commit.interval.ms '%s': expected milliseconds, 1 to 3600000", ci);
-                        return -EINVAL;
-                }
-                r->commit_ms = v;
-        }
+        if (own_ms(r, "commit.interval.ms", 100, 1, 3600000, &r->commit_ms) ||
+            own_ms(r, "checkpoint.interval.ms", 10000, 10, 86400000, &r->ckpt_ms) ||
+            own_ms(r, "sluice.latency.warmup.ms", 0, 0, 86400000, &r->lat_warmup))
+                return -EINVAL;
         const char *rec = own(r, "state.recovery");
         r->replay = !rec || strcmp(rec, "replay") == 0;
         if (rec && !r->replay && strcmp(rec, "none") != 0) {
@@ -1612,26 +1596,6 @@ static int read_settings(struct krun *r)
         const char *pc = own(r, "sluice.commit.plain");
         r->plain_commit = pc && strcmp(pc, "true") == 0;
         r->ckpt_dir = r->opts->checkpoint_dir ? r->opts->checkpoint_dir : own(r, "state.dir");
-        const char *ci2 = own(r, "checkpoint.interval.ms");
-        r->ckpt_ms = 10000;
-        if (ci2) {
-                char *end;
-                long long v = strtoll(ci2, &end, 10);
-                if (*end || v < 10 || v > 86400000) {
-                        errf(r, "checkpoint.interval.ms '%s': expected milliseconds, 10 to 86400000", ci2);
-                        return -EINVAL;
-                }
-                r->ckpt_ms = v;
-        }
-        const char *lw = own(r, "sluice.latency.warmup.ms");
-        if (lw) {
-                char *end;
-                r->lat_warmup = strtoll(lw, &end, 10);
-                if (*end || r->lat_warmup < 0) {
-                        errf(r, "sluice.latency.warmup.ms '%s': expected milliseconds", lw);
-                        return -EINVAL;
-                }
-        }
         r->lat_from = INT64_MIN;
         const char *tl = own(r, "sluice.txn.log");
         if (tl && !(r->txn_log = fopen(tl, "a"))) {
@@ -1959,15 +1923,9 @@ static int start_workers(struct krun *r)
                 if (rc)
                         return rc;
                 w->oq = (struct sl_outq){.ring = &w->out, .stop = &r->stop};
-                if ((rc = -pthread_create(&w->thread, NULL, kworker_main, w)) != 0)
+                if ((rc = sl_thread_start(&w->thread, kworker_main, w, w->cpu)) != 0)
                         return rc;
                 w->started = true;
-                if (w->cpu >= 0) {
-                        cpu_set_t set;
-                        CPU_ZERO(&set);
-                        CPU_SET(w->cpu, &set);
-                        (void)pthread_setaffinity_np(w->thread, sizeof set, &set);
-                }
         }
         return 0;
 }
@@ -2111,20 +2069,17 @@ static struct sluice_report *make_report(struct krun *r, double secs)
                 sl_buf_addf(b, "  input: %" PRIu64 " records, first to last in %.3f s: %.0f records/s\n",
                             r->consumed, r->last_in - r->first_in,
                             (double)(r->consumed - 1) / (r->last_in - r->first_in));
-        if (r->nlat)
-                sl_buf_addf(b, "  latency, input CreateTime to %s: p50 %d ms, p99 %d ms, max %s%d ms (%" PRIu64 " rows)\n",
-                            r->eos ? "commit" : "delivery", lat_quantile(r, 0.5),
-                            lat_quantile(r, 0.99), lat_quantile(r, 1.0) >= LAT_BUCKETS - 1 ? ">" : "",
-                            lat_quantile(r, 1.0), r->nlat);
-        if (r->nilat)
+        const char *to = r->eos ? "commit" : "delivery";
+        if (r->lat.n)
+                sl_buf_addf(b, "  latency, input CreateTime to %s: p50 %.0f ms, p99 %.0f ms, max %s%.0f ms (%" PRIu64 " rows)\n",
+                            to, hist_q(&r->lat, 0.5), hist_q(&r->lat, 0.99),
+                            r->lat.b[r->lat.nb - 1] ? ">" : "", hist_q(&r->lat, 1.0), r->lat.n);
+        if (r->ilat.n)
                 sl_buf_addf(b, "  latency in sluice, received from Kafka to %s: p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms\n",
-                            r->eos ? "commit" : "delivery", ilat_quantile(r, 0.5),
-                            ilat_quantile(r, 0.99), ilat_quantile(r, 0.999));
-        if (r->nplat)
+                            to, hist_q(&r->ilat, 0.5), hist_q(&r->ilat, 0.99), hist_q(&r->ilat, 0.999));
+        if (r->plat.n)
                 sl_buf_addf(b, "  latency in sluice, received from Kafka to handed to the producer: p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms\n",
-                            ilat_quantile_of(r->plat, r->nplat, 0.5),
-                            ilat_quantile_of(r->plat, r->nplat, 0.99),
-                            ilat_quantile_of(r->plat, r->nplat, 0.999));
+                            hist_q(&r->plat, 0.5), hist_q(&r->plat, 0.99), hist_q(&r->plat, 0.999));
         rep = sl_report_end(rep);
 out:
         free(ss);
@@ -2140,12 +2095,19 @@ int sluice_run_kafka(const struct sluice_pipeline *pl, const struct sluice_kafka
         *report = NULL;
         err[0] = 0;
         atomic_init(&r.stop, false);
-        r.lat = calloc(LAT_BUCKETS, sizeof *r.lat);
-        r.ilat = calloc(ILAT_BUCKETS, sizeof *r.ilat);
-        r.plat = calloc(ILAT_BUCKETS, sizeof *r.plat);
+        int hrc = hist_init(&r.lat, 1000);
+        if (hrc == 0)
+                hrc = hist_init(&r.ilat, 100);
+        if (hrc == 0)
+                hrc = hist_init(&r.plat, 100);
         r.map = calloc(r.plan->nsources + r.plan->nqueries, sizeof *r.map);
-        if (!r.lat || !r.ilat || !r.plat || !r.map)
+        if (hrc || !r.map) {
+                free(r.lat.b);
+                free(r.ilat.b);
+                free(r.plat.b);
+                free(r.map);
                 return -ENOMEM;
+        }
         r.ops = (struct sl_txn_ops){.begin = k_begin, .produce = k_produce,
                 .send_offsets = k_send_offsets, .commit = k_commit, .abort = k_abort,
                 .backoff = k_backoff, .error = k_error};
@@ -2257,9 +2219,9 @@ out:
                 free(r.map[s].p);
         }
         free(r.map);
-        free(r.lat);
-        free(r.ilat);
-        free(r.plat);
+        free(r.lat.b);
+        free(r.ilat.b);
+        free(r.plat.b);
         free(r.txn_ts);
         free(r.txn_rx);
         if (r.txn_log)

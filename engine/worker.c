@@ -153,17 +153,22 @@ static void *worker_main(void *arg)
         return NULL;
 }
 
-int sl_worker_start(struct sl_worker *w)
+int sl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, int cpu)
 {
-        int rc = pthread_create(&w->thread, NULL, worker_main, w);
+        int rc = pthread_create(t, NULL, fn, arg);
         if (rc)
                 return -rc;
-        if (w->cpu >= 0) {
+        if (cpu >= 0) {
                 cpu_set_t set;
                 CPU_ZERO(&set);
-                CPU_SET(w->cpu, &set);
+                CPU_SET(cpu, &set);
                 /* Pinning is an optimisation: a refusal (cgroup limits) is fine. */
-                (void)pthread_setaffinity_np(w->thread, sizeof set, &set);
+                (void)pthread_setaffinity_np(*t, sizeof set, &set);
         }
         return 0;
+}
+
+int sl_worker_start(struct sl_worker *w)
+{
+        return sl_thread_start(&w->thread, worker_main, w, w->cpu);
 }

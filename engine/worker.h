@@ -36,4 +36,8 @@ int sl_worker_init(struct sl_worker *w, uint32_t id, const struct sl_plan *p,
 void sl_worker_fini(struct sl_worker *w);
 int sl_worker_start(struct sl_worker *w);
 
+/* Starts a thread, pinned to cpu when cpu >= 0 (a refused pin is ignored).
+ * 0 or -errno. */
+int sl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, int cpu);
+
 #endif
