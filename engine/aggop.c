@@ -38,6 +38,7 @@
 #include "engine/aggop.h"
 #include "engine/json_encode.h"
 #include "engine/key.h"
+#include "engine/probes.h"
 #include "engine/wtable.h"
 
 struct entry {
@@ -271,6 +272,8 @@ static int drain_pending(struct sl_aggop *op, uint64_t seq, struct sl_outq *oq)
                 rc = sl_outq_row(oq, seq, (uint16_t)op->q->index, op->pend[i].wend,
                                  op->pend[i].first, op->pend_text.p + op->pend[i].off,
                                  op->pend[i].len, op->pend[i].klen);
+        if (op->npend)
+                SL_PROBE3(window_close, op->q->index, op->pend[op->npend - 1].wend, op->npend);
         op->stats.rows += op->npend;
         op->npend = 0;
         sl_buf_reset(&op->pend_text);

@@ -38,6 +38,7 @@
 
 #include "engine/committer.h"
 #include "engine/part.h"
+#include "engine/probes.h"
 #include "engine/report.h"
 #include "engine/snapshot.h"
 #include "engine/worker.h"
@@ -361,6 +362,7 @@ static int take_snapshots(struct kworker *w)
                 head = n;
         }
         uint64_t ns = mono_ns() - t0;
+        SL_PROBE3(snapshot_take, w->id, w->nparts, ns);
         atomic_fetch_add_explicit(&w->snap_ns, ns, memory_order_relaxed);
         atomic_fetch_add_explicit(&w->snaps, 1, memory_order_relaxed);
         if (ns > atomic_load_explicit(&w->snap_max_ns, memory_order_relaxed))
@@ -377,6 +379,7 @@ static int run_kbatch(struct kworker *w, struct kbatch *b)
                  * that table loads overlap (sl_part_records). */
                 static _Thread_local struct sl_msg run[KBATCH_MSGS];
                 uint32_t i = 0;
+                SL_PROBE2(batch_begin, w->id, b->n);
                 w->oq.rx_us = b->rx_us;
                 while (i < b->n && rc == 0) {
                         struct sl_part *pt = b->e[i].part;
@@ -404,6 +407,7 @@ static int run_kbatch(struct kworker *w, struct kbatch *b)
                 for (i = 0; i < b->n; i++)
                         rd_kafka_message_destroy(b->e[i].m);
                 w->oq.rx_us = 0;
+                SL_PROBE2(batch_end, w->id, b->n);
                 atomic_fetch_add_explicit(&w->records, b->n, memory_order_relaxed);
                 break;
         }
@@ -1053,7 +1057,9 @@ static int commit(struct krun *r, bool flush)
         int rc = cut_and_drain(r, flush);
         if (rc)
                 return rc;
+        uint64_t t0 = mono_ns();
         enum sl_txn_status s = r->discard ? SL_TXN_ABORT : sl_committer_commit(&r->c);
+        SL_PROBE4(txn_commit, r->c.stats.txns, r->c.stats.rows, (mono_ns() - t0) / 1000, (int)s);
         if (s == SL_TXN_OK)
                 return 0;
         if (s == SL_TXN_FATAL) {

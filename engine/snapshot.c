@@ -28,6 +28,7 @@
 #include <liburing.h>
 #include <xxhash.h>
 
+#include "engine/probes.h"
 #include "engine/snapshot.h"
 
 #define MAGIC_LEN 8
@@ -1282,6 +1283,7 @@ out:
         sl_buf_free(&j->enc);
         d->rc = rc;
         d->write_ns = mono_ns() - j->t0;
+        SL_PROBE5(snapshot_write, d->partition, d->offset, d->bytes, d->write_ns, rc);
 }
 
 static void do_prune(struct sl_ckpt_writer *w, struct job *j)

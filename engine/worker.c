@@ -22,6 +22,7 @@
 #include <sched.h>
 #include <stdlib.h>
 
+#include "engine/probes.h"
 #include "engine/worker.h"
 
 #define PREFETCH_AHEAD 8
@@ -92,6 +93,7 @@ static int run_batch(struct sl_worker *w, struct sl_inbatch *b)
                 off += items[n]->size;
         }
         int rc = 0;
+        SL_PROBE2(batch_begin, w->id, n);
         for (uint32_t i = 0; i < n && rc == 0; i++) {
                 for (int stage = 0; stage < 2; stage++) {
                         uint32_t j = i + (stage ? PREFETCH_AHEAD : 2 * PREFETCH_AHEAD);
@@ -110,6 +112,7 @@ static int run_batch(struct sl_worker *w, struct sl_inbatch *b)
                 else
                         rc = project(w, it);
         }
+        SL_PROBE2(batch_end, w->id, n);
         return rc;
 }
 
