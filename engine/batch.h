@@ -100,6 +100,21 @@ enum sl_row_kind {
         SL_ROW_REPARTITION = 1, /* an input record for the query's repartition topic:
                                  * key = group key, then the input's key, then its value;
                                  * wend = its event time */
+        SL_ROW_DEAD = 2,        /* a dropped input record for the dead-letter topic:
+                                 * key = its message key, then the first xlen bytes
+                                 * of its value, then a struct sl_dead; wend = its
+                                 * message timestamp */
+};
+
+/* The trailer of an SL_ROW_DEAD row: where the record came from and why it
+ * was dropped. */
+struct sl_dead {
+        int64_t offset;
+        uint64_t vlen;      /* the value's length (xlen may keep less) */
+        int32_t partition;
+        uint32_t tag;       /* the partition's topic id (sl_part_tag) */
+        uint32_t reason;    /* enum sl_drop */
+        uint32_t null_value;
 };
 
 static inline const char *sl_row_text(const struct sl_row *r)

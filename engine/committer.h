@@ -29,6 +29,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct sl_dead;
+
 enum sl_txn_status {
         SL_TXN_OK = 0,
         SL_TXN_RETRY,   /* retriable: the same call again may succeed */
@@ -58,6 +60,8 @@ struct sl_out_msg {
                             * sluice.key header */
         const char *hkey;
         uint32_t hklen;
+        const struct sl_dead *dead; /* a dead letter (dlq.topic), with where it
+                                     * came from and why (engine/batch.h) */
 };
 
 struct sl_txn_ops {

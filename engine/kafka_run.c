@@ -185,6 +185,12 @@ struct krun {
         bool any_rep;
         char **rep_topic;             /* per query: <application.id>-<name>-repartition */
         rd_kafka_topic_t **rep_rkt;
+        const char *dlq_topic;        /* dlq.topic: dead letters; NULL: none */
+        rd_kafka_topic_t *dlq_rkt;
+        size_t dlq_max;               /* dlq.value.max.bytes */
+        size_t max_record;            /* max.record.bytes; 0: no limit */
+        uint64_t dead;                /* dead letters produced */
+        uint64_t rewinds;             /* aborted transactions rewound */
         int bounded_phase;            /* repartitioning, bounded: 1 once stage 1 is done */
         const char **topics;          /* names by topic id, for the workers */
         /* checkpoints */
@@ -282,7 +288,8 @@ static bool sl_kafka_own_setting(const char *name)
         static const char *const own[] = {
                 "application.id", "processing.guarantee", "commit.interval.ms",
                 "state.dir", "state.recovery", "checkpoint.interval.ms",
-                "late.records.topic", "dlq.topic", "state.max.bytes", NULL,
+                "late.records.topic", "dlq.topic", "dlq.value.max.bytes", "max.record.bytes",
+                "state.max.bytes", NULL,
         };
         if (strncmp(name, "sluice.", 7) == 0)
                 return true;
@@ -570,6 +577,28 @@ static void lat_add(struct krun *r, int64_t now_us, int64_t rx_us, int64_t cause
                 hist_add(&r->ilat, now_us - rx_us);
 }
 
+/* A dead letter: the dropped record as it came, to dlq.topic, in the
+ * transaction that commits its offset. */
+static int produce_dead(struct krun *r, const struct sl_row *row, const char *text)
+{
+        struct sl_dead d;
+        memcpy(&d, text + row->len - sizeof d, sizeof d);
+        struct sl_out_msg m = {
+                .topic = r->dlq_topic, .key = row->klen ? text : NULL, .klen = row->klen,
+                .val = d.null_value ? NULL : text + row->klen, .vlen = row->xlen,
+                .ts = row->wend, .cause_ts = row->cause_ts, .rx_us = row->rx_us, .dead = &d,
+        };
+        enum sl_txn_status s = sl_committer_row(&r->c, &m);
+        if (s == SL_TXN_ABORT)
+                r->discard = true; /* the rewind comes at the next commit */
+        else if (s == SL_TXN_FATAL) {
+                r->fatal = 1;
+                return -ENOTRECOVERABLE;
+        } else
+                r->dead++;
+        return 0;
+}
+
 static int produce_batch(struct krun *r, struct sl_outbatch *b)
 {
         int64_t now_us = wall_us();
@@ -579,6 +608,12 @@ static int produce_batch(struct krun *r, struct sl_outbatch *b)
                 if (r->discard)
                         continue;
                 const char *text = sl_row_text(row);
+                if (row->kind == SL_ROW_DEAD) {
+                        int rc = produce_dead(r, row, text);
+                        if (rc)
+                                return rc;
+                        continue;
+                }
                 const struct sl_query *q = &r->plan->queries[row->query];
                 struct sl_out_msg m = {
                         .topic = q->topic, .query = row->query,
@@ -781,8 +816,9 @@ static enum sl_txn_status k_begin(void *ctx)
 static enum sl_txn_status k_produce(void *ctx, const struct sl_out_msg *m)
 {
         struct krun *r = ctx;
-        rd_kafka_topic_t *rkt = m->repartition ? r->rep_rkt[m->query] : r->out_rkt[m->query];
-        rd_kafka_vu_t vu[8] = {
+        rd_kafka_topic_t *rkt = m->dead ? r->dlq_rkt
+                              : m->repartition ? r->rep_rkt[m->query] : r->out_rkt[m->query];
+        rd_kafka_vu_t vu[16] = {
                 {.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = rkt},
                 {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)m->key, m->klen}},
                 {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)m->val, m->vlen}},
@@ -797,6 +833,27 @@ static enum sl_txn_status k_produce(void *ctx, const struct sl_out_msg *m)
         if (r->txn_log)
                 vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER, .u.header = {
                         "sluice.txn", r->txn_hdr, (ssize_t)r->txn_hdr_len}};
+        char part[16], off[24], size[24];
+        if (m->dead) {
+                const struct sl_dead *d = m->dead;
+                const char *why = sl_drop_name((enum sl_drop)d->reason);
+                const char *src = topic_name(r, d->tag);
+                snprintf(part, sizeof part, "%" PRId32, d->partition);
+                snprintf(off, sizeof off, "%" PRId64, d->offset);
+                vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER,
+                                          .u.header = {"sluice.dlq.reason", why, -1}};
+                vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER,
+                                          .u.header = {"sluice.dlq.topic", src, -1}};
+                vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER,
+                                          .u.header = {"sluice.dlq.partition", part, -1}};
+                vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER,
+                                          .u.header = {"sluice.dlq.offset", off, -1}};
+                if (d->vlen > m->vlen) { /* the value was cut to dlq.value.max.bytes */
+                        snprintf(size, sizeof size, "%" PRIu64, d->vlen);
+                        vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER,
+                                                  .u.header = {"sluice.dlq.value.bytes", size, -1}};
+                }
+        }
         for (;;) {
                 rd_kafka_error_t *err = rd_kafka_produceva(r->producer, vu, n);
                 if (!err)
@@ -1024,6 +1081,7 @@ static int rewind_all(struct krun *r)
         fprintf(stderr, "sluice: transaction aborted (%s); rewinding %u partitions to "
                         "their committed offsets\n", r->c.err, r->c.nparts);
         r->discard = true;
+        r->rewinds++;
         sl_committer_rewind(&r->c);
         int rc = 0;
         for (uint32_t s = 0; s < r->ntopics && rc == 0; s++)
@@ -1165,6 +1223,7 @@ static int on_assign(struct krun *r, rd_kafka_topic_partition_list_t *parts)
                 kp->last = -1;
                 *sl = kp;
                 sl_part_set_tag(kp->part, (uint32_t)s);
+                sl_part_set_limits(kp->part, r->max_record, r->dlq_rkt ? r->dlq_max : 0);
                 int rc = sl_part_reset(kp->part, r->replay && committed > 0 ? committed : 0);
                 kp->snap_offset = -1;
                 void *snap = rc == 0 ? find_snapshot(r, (uint32_t)s, tp->partition, committed,
@@ -1462,18 +1521,24 @@ static int consume_loop(struct krun *r)
                 rd_kafka_poll(r->producer, 0);
                 double t = now_s();
                 if (rc == 0 && r->opts->bounded && all_eof(r)) {
+                        /* A commit that aborted rewound every partition: read
+                         * to the end again before the last commit. */
+                        uint64_t rewinds = r->rewinds;
                         if (!r->any_rep || (r->bounded_phase && stage2_done(r))) {
                                 rc = commit(r, true);
-                                break;
+                                if (rc || r->rewinds == rewinds)
+                                        break;
+                                continue;
                         }
                         if (!r->bounded_phase) {
                                 /* Every record of stage 1 is in the repartition
                                  * topics once this commits; then read them to
                                  * their end. */
                                 rc = commit(r, false);
-                                if (rc == 0)
+                                if (rc == 0 && r->rewinds == rewinds) {
                                         rc = stage2_targets(r);
-                                r->bounded_phase = 1;
+                                        r->bounded_phase = 1;
+                                }
                         }
                 }
                 if (rc == 0 && t >= next_commit) {
@@ -1550,10 +1615,10 @@ static const char *own(const struct krun *r, const char *name)
         return v;
 }
 
-/* A sluice property in milliseconds, def when absent; -EINVAL (with the
+/* A sluice property counted in `unit`, def when absent; -EINVAL (with the
  * message) when it is not a whole number in [lo, hi]. */
-static int own_ms(struct krun *r, const char *name, int64_t def, int64_t lo, int64_t hi,
-                  int64_t *out)
+static int own_num(struct krun *r, const char *name, const char *unit, int64_t def,
+                   int64_t lo, int64_t hi, int64_t *out)
 {
         const char *v = own(r, name);
         *out = def;
@@ -1563,7 +1628,7 @@ static int own_ms(struct krun *r, const char *name, int64_t def, int64_t lo, int
         errno = 0;
         long long x = strtoll(v, &end, 10);
         if (errno || end == v || *end || x < lo || x > hi) {
-                errf(r, "%s '%s': expected milliseconds, %" PRId64 " to %" PRId64, name, v, lo, hi);
+                errf(r, "%s '%s': expected %s, %" PRId64 " to %" PRId64, name, v, unit, lo, hi);
                 return -EINVAL;
         }
         *out = x;
@@ -1589,9 +1654,9 @@ static int read_settings(struct krun *r)
                 errf(r, "processing.guarantee '%s': expected exactly_once_v2 or at_least_once", pg);
                 return -EINVAL;
         }
-        if (own_ms(r, "commit.interval.ms", 100, 1, 3600000, &r->commit_ms) ||
-            own_ms(r, "checkpoint.interval.ms", 10000, 10, 86400000, &r->ckpt_ms) ||
-            own_ms(r, "sluice.latency.warmup.ms", 0, 0, 86400000, &r->lat_warmup))
+        if (own_num(r, "commit.interval.ms", "milliseconds", 100, 1, 3600000, &r->commit_ms) ||
+            own_num(r, "checkpoint.interval.ms", "milliseconds", 10000, 10, 86400000, &r->ckpt_ms) ||
+            own_num(r, "sluice.latency.warmup.ms", "milliseconds", 0, 0, 86400000, &r->lat_warmup))
                 return -EINVAL;
         const char *rec = own(r, "state.recovery");
         r->replay = !rec || strcmp(rec, "replay") == 0;
@@ -1603,6 +1668,17 @@ static int read_settings(struct krun *r)
         r->plain_commit = pc && strcmp(pc, "true") == 0;
         r->ckpt_dir = r->opts->checkpoint_dir ? r->opts->checkpoint_dir : own(r, "state.dir");
         r->lat_from = INT64_MIN;
+        int64_t mr, dm;
+        if (own_num(r, "max.record.bytes", "bytes", 16 << 20, 0, INT32_MAX, &mr) ||
+            own_num(r, "dlq.value.max.bytes", "bytes", 1000000, 1, INT32_MAX, &dm))
+                return -EINVAL;
+        r->max_record = (size_t)mr;
+        r->dlq_max = (size_t)dm;
+        r->dlq_topic = own(r, "dlq.topic");
+        if (r->dlq_topic && !*r->dlq_topic) {
+                errf(r, "dlq.topic '': expected a topic name");
+                return -EINVAL;
+        }
         const char *tl = own(r, "sluice.txn.log");
         if (tl && !(r->txn_log = fopen(tl, "a"))) {
                 errf(r, "sluice.txn.log '%s': %s", tl, strerror(errno));
@@ -1858,6 +1934,12 @@ static int make_clients(struct krun *r)
         if (!r->out_rkt)
                 return -ENOMEM;
         create_repartition_topics(r);
+        if (r->dlq_topic) {
+                r->dlq_rkt = rd_kafka_topic_new(r->producer, r->dlq_topic, NULL);
+                const struct rd_kafka_metadata *md;
+                if (r->dlq_rkt && rd_kafka_metadata(r->producer, 0, r->dlq_rkt, &md, 10000) == 0)
+                        rd_kafka_metadata_destroy(md);
+        }
         for (uint32_t q = 0; q < r->plan->nqueries; q++) {
                 if (r->rep[q]) {
                         r->rep_rkt[q] = rd_kafka_topic_new(r->producer, r->rep_topic[q], NULL);
@@ -2050,6 +2132,9 @@ static struct sluice_report *make_report(struct krun *r, double secs)
                        " transactions committed, %" PRIu64 " aborted, %" PRIu64 " retries\n",
                     r->eos ? "exactly-once" : "at-least-once", r->group, r->produced,
                     cs->txns, cs->aborts, cs->retries);
+        if (r->dlq_rkt)
+                sl_buf_addf(b, "  dead letters: %" PRIu64 " dropped records produced to %s\n",
+                            r->dead, r->dlq_topic);
         if (r->eos && cs->txns)
                 sl_buf_addf(b, "  commits: %.1f ms on average, %.1f ms at most\n",
                             r->commit_ms_sum / (double)cs->txns, r->commit_ms_max);
@@ -2198,6 +2283,8 @@ out:
                         if (r.rep_rkt[q])
                                 rd_kafka_topic_destroy(r.rep_rkt[q]);
         free(r.rep_rkt);
+        if (r.dlq_rkt)
+                rd_kafka_topic_destroy(r.dlq_rkt);
         if (r.rep_topic)
                 for (uint32_t q = 0; q < r.plan->nqueries; q++)
                         free(r.rep_topic[q]);

@@ -49,6 +49,8 @@ struct sl_part {
         uint8_t *mode;           /* per plan query: enum sl_part_mode */
         bool key_in_header;
         uint32_t tag;
+        size_t max_record; /* longer values are dropped as oversize */
+        size_t dead_max;   /* dead letters: value bytes kept; 0: no dead letters */
         struct sl_value genv[SL_MAX_GROUP];
 };
 
@@ -92,6 +94,7 @@ struct sl_part *sl_part_new(const struct sl_plan *p, uint32_t src,
         pt->src_index = src;
         pt->partition = partition;
         pt->oq = oq;
+        pt->max_record = SIZE_MAX;
         pt->ops = calloc(p->nqueries, sizeof *pt->ops);
         pt->st = calloc(p->nqueries, sizeof *pt->st);
         pt->qst = calloc(p->nqueries, sizeof *pt->qst);
@@ -264,6 +267,32 @@ static int apply(struct sl_part *pt)
         return rc;
 }
 
+/*
+ * A dropped record: counted, and with dead letters on, queued as it came
+ * (its value cut to dead_max bytes) with where it came from and why.  It
+ * travels like an output row, so it commits with the input's offset.
+ */
+static int drop(struct sl_part *pt, enum sl_drop why, int64_t offset, const char *key,
+                size_t klen, const char *val, size_t vlen, int64_t msg_ts)
+{
+        pt->sst.dropped[why]++;
+        if (!pt->dead_max)
+                return 0;
+        size_t keep = !val ? 0 : vlen < pt->dead_max ? vlen : pt->dead_max;
+        struct sl_dead d = {.offset = offset, .vlen = vlen, .partition = pt->partition,
+                            .tag = pt->tag, .reason = why, .null_value = !val};
+        sl_buf_reset(&pt->row);
+        if (key)
+                sl_buf_add(&pt->row, key, klen);
+        sl_buf_add(&pt->row, val, keep);
+        sl_buf_add(&pt->row, &d, sizeof d);
+        if (!sl_buf_ok(&pt->row) || pt->row.len > UINT32_MAX / 2)
+                return -ENOMEM;
+        return sl_outq_row_ex(pt->oq, (uint64_t)offset + 1, 0, msg_ts, 0, pt->row.p,
+                              (uint32_t)pt->row.len, key ? (uint32_t)klen : 0, SL_ROW_DEAD,
+                              (uint32_t)keep);
+}
+
 static int decode(struct sl_part *pt, int64_t offset, const char *key,
                   size_t klen, const char *val, size_t vlen, int64_t msg_ts)
 {
@@ -275,24 +304,20 @@ static int decode(struct sl_part *pt, int64_t offset, const char *key,
                 pt->sst.read++;
                 pt->sst.bytes += vlen;
         }
-        if (!val) {
-                pt->sst.dropped[SL_DROP_NULL_VALUE]++;
-                return 0;
-        }
+        if (!val)
+                return drop(pt, SL_DROP_NULL_VALUE, offset, key, klen, val, vlen, msg_ts);
+        if (vlen > pt->max_record)
+                return drop(pt, SL_DROP_OVERSIZE, offset, key, klen, val, vlen, msg_ts);
         int64_t ts;
         int why = sl_record_decode(src, val, vlen, pt->vals, &pt->scratch, msg_ts, &ts);
         if (why < 0)
                 return why;
-        if (why != SL_DROP_COUNT) {
-                pt->sst.dropped[why]++;
-                return 0;
-        }
+        if (why != SL_DROP_COUNT)
+                return drop(pt, (enum sl_drop)why, offset, key, klen, val, vlen, msg_ts);
         /* KEY columns come from the message key; a record without one keeps
          * what its value holds (sluice-gen and file-mode data carry both). */
-        if (key && !sl_record_key_columns(src, key, klen, pt->vals)) {
-                pt->sst.dropped[SL_DROP_BAD_KEY]++;
-                return 0;
-        }
+        if (key && !sl_record_key_columns(src, key, klen, pt->vals))
+                return drop(pt, SL_DROP_BAD_KEY, offset, key, klen, val, vlen, msg_ts);
         uint64_t seq = (uint64_t)offset + 1;
         int rc = 0;
         for (uint32_t k = 0; k < src->nqueries && rc == 0; k++) {
@@ -338,6 +363,12 @@ int sl_part_flush(struct sl_part *pt)
                 if (pt->ops[q])
                         rc = sl_aggop_flush(pt->ops[q], pt->oq);
         return rc;
+}
+
+void sl_part_set_limits(struct sl_part *pt, size_t max_record, size_t dead_max)
+{
+        pt->max_record = max_record ? max_record : SIZE_MAX;
+        pt->dead_max = dead_max;
 }
 
 void sl_part_set_tag(struct sl_part *pt, uint32_t tag)

@@ -89,6 +89,13 @@ int sl_part_load(struct sl_part *pt, const void *blob, size_t len);
 int sl_part_flush(struct sl_part *pt);
 
 /* A number the owner attaches (Kafka mode: the topic id). */
+/*
+ * Values longer than max_record bytes (0: no limit) are dropped as
+ * oversize.  dead_max > 0 turns dead letters on: every dropped record is
+ * queued as an SL_ROW_DEAD row (engine/batch.h) keeping at most dead_max
+ * bytes of its value.
+ */
+void sl_part_set_limits(struct sl_part *pt, size_t max_record, size_t dead_max);
 void sl_part_set_tag(struct sl_part *pt, uint32_t tag);
 uint32_t sl_part_tag(const struct sl_part *pt);
 uint32_t sl_part_source(const struct sl_part *pt);

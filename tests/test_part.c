@@ -135,10 +135,83 @@ static void test_snapshot_continues_exactly(void **state)
         sl_plan_free(p);
 }
 
+/* Dead letters: a dropped record is queued as it came, with its place and
+ * reason; below the replay offset nothing is queued; the value is cut to
+ * the limit and over max_record is oversize. */
+static void test_dead_letters(void **state)
+{
+        (void)state;
+        char err[256];
+        struct sl_plan *p = sl_plan_load_string(sql, sizeof sql - 1, "t.sql", err, sizeof err);
+        assert_non_null(p);
+        struct side s;
+        side_init(&s, p);
+        sl_part_set_limits(s.pt, 100, 20);
+        assert_int_equal(sl_part_reset(s.pt, 3), 0); /* offsets 0-2 are replayed */
+        char big[150];
+        memset(big, 'x', sizeof big);
+        big[0] = '{';
+        struct { int64_t off; const char *val; size_t len; int reason; } in[] = {
+                {1, "nope", 4, -1}, /* replayed: counted, not queued */
+                {4, "nope", 4, SL_DROP_NOT_JSON},
+                {5, big, sizeof big, SL_DROP_OVERSIZE},
+                {6, NULL, 0, SL_DROP_NULL_VALUE},
+                {7, "{\"amount\":1.5}", 14, SL_DROP_NO_TS},
+                {8, "{\"amount\":1.5,\"ts\":1700000000000}", 33, -1}, /* good */
+        };
+        for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+                assert_int_equal(sl_part_record(s.pt, in[i].off, "k1", 2, in[i].val, in[i].len,
+                                                1700000000123), 0);
+        assert_int_equal(sl_outq_flush(&s.oq, 0), 0);
+        size_t want = 1, seen = 0;
+        void *b;
+        while (sl_ring_pop1_spsc(&s.ring, &b)) {
+                struct sl_outbatch *ob = b;
+                for (uint32_t off = 0; off < ob->used;) {
+                        const struct sl_row *r = (const struct sl_row *)(ob->data + off);
+                        off += sl_row_size(r->len);
+                        if (r->kind != SL_ROW_DEAD)
+                                continue;
+                        while (want < sizeof in / sizeof in[0] && in[want].reason < 0)
+                                want++;
+                        assert_true(want < sizeof in / sizeof in[0]); /* no dead letter too many */
+                        struct sl_dead d;
+                        const char *t = sl_row_text(r);
+                        memcpy(&d, t + r->len - sizeof d, sizeof d);
+                        assert_int_equal(d.offset, in[want].off);
+                        assert_int_equal(r->seq, (uint64_t)in[want].off + 1);
+                        assert_int_equal(d.reason, in[want].reason);
+                        assert_int_equal(d.vlen, in[want].len);
+                        assert_int_equal(d.null_value, in[want].val == NULL);
+                        assert_int_equal(d.partition, 0);
+                        assert_int_equal(r->wend, 1700000000123);
+                        assert_int_equal(r->klen, 2);
+                        assert_memory_equal(t, "k1", 2);
+                        size_t keep = in[want].len < 20 ? in[want].len : 20;
+                        assert_int_equal(r->xlen, keep);
+                        assert_int_equal(r->len, 2 + keep + sizeof d);
+                        if (keep)
+                                assert_memory_equal(t + 2, in[want].val, keep);
+                        want++;
+                        seen++;
+                }
+                free(b);
+        }
+        assert_int_equal(seen, 4);
+        struct sl_source_stats sst = {0};
+        struct sl_query_stats qst[2] = {{0}};
+        sl_part_add_stats(s.pt, &sst, qst);
+        assert_int_equal(sst.dropped[SL_DROP_NOT_JSON], 2); /* the replayed one too */
+        assert_int_equal(sst.dropped[SL_DROP_OVERSIZE], 1);
+        side_fini(&s);
+        sl_plan_free(p);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_snapshot_continues_exactly),
+                cmocka_unit_test(test_dead_letters),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
