@@ -130,6 +130,7 @@ struct kworker {
         /* read by the Kafka thread for the status line */
         _Atomic uint64_t records;
         _Atomic uint64_t keys;
+        _Atomic uint64_t state_bytes; /* table memory of its partitions */
         /* Kafka thread only */
         struct kbatch *cur;
         uint32_t owned;
@@ -141,6 +142,8 @@ struct kpart {
         uint32_t topic;   /* topic id: a source, or nsources + query (repartition) */
         uint32_t worker;
         int64_t last;     /* last offset handed over in this batch, -1: none */
+        int64_t next;     /* offset after the last handed over, -1: none since the
+                           * assignment or the last rewind */
         int64_t target;   /* bounded, repartition topics: the end to reach */
         int64_t snap_offset; /* restored from a snapshot at this offset, -1: none */
         int64_t live_at;     /* offsets below are replayed (the committed offset) */
@@ -191,6 +194,11 @@ struct krun {
         size_t max_record;            /* max.record.bytes; 0: no limit */
         uint64_t dead;                /* dead letters produced */
         uint64_t rewinds;             /* aborted transactions rewound */
+        int64_t state_max;            /* state.max.bytes; 0: no limit */
+        int64_t state_full_ms;        /* state.full.timeout.ms */
+        bool paused;                  /* consumption paused: the state is full */
+        bool held;                    /* messages dropped while paused: seek back */
+        double paused_at;
         int bounded_phase;            /* repartitioning, bounded: 1 once stage 1 is done */
         const char **topics;          /* names by topic id, for the workers */
         /* checkpoints */
@@ -289,7 +297,7 @@ static bool sl_kafka_own_setting(const char *name)
                 "application.id", "processing.guarantee", "commit.interval.ms",
                 "state.dir", "state.recovery", "checkpoint.interval.ms",
                 "late.records.topic", "dlq.topic", "dlq.value.max.bytes", "max.record.bytes",
-                "state.max.bytes", NULL,
+                "state.max.bytes", "state.full.timeout.ms", NULL,
         };
         if (strncmp(name, "sluice.", 7) == 0)
                 return true;
@@ -492,16 +500,23 @@ static void *kworker_main(void *arg)
                 spins = 0;
                 struct kbatch *b = p;
                 bool stop = b->kind == KB_STOP;
+                bool msgs = b->kind == KB_MSGS;
                 if (!stop)
                         rc = run_kbatch(w, b);
                 free(b);
                 if (rc || stop)
                         break;
-                if ((++batches & 63) == 0) {
-                        uint64_t keys = 0;
-                        for (uint32_t i = 0; i < w->nparts; i++)
+                /* What state.max.bytes and the status line read: every 8
+                 * batches of input (a few hundred ns), and after every
+                 * control batch (a revoke or a reset frees state). */
+                if ((++batches & 7) == 0 || !msgs) {
+                        uint64_t keys = 0, bytes = 0;
+                        for (uint32_t i = 0; i < w->nparts; i++) {
                                 keys += sl_part_keys(w->parts[i]);
+                                bytes += sl_part_state_bytes(w->parts[i]);
+                        }
                         atomic_store_explicit(&w->keys, keys, memory_order_relaxed);
+                        atomic_store_explicit(&w->state_bytes, bytes, memory_order_relaxed);
                 }
         }
         while (w->nparts)
@@ -1099,6 +1114,7 @@ static int rewind_all(struct krun *r)
                                                   r->replay && committed > 0 ? committed : 0,
                                                   snap, slen);
                         kp->last = -1;
+                        kp->next = -1;
                         kp->eof = false;
                 }
         if (rc == 0)
@@ -1221,6 +1237,7 @@ static int on_assign(struct krun *r, rd_kafka_topic_partition_list_t *parts)
                 kp->topic = (uint32_t)s;
                 kp->worker = wi;
                 kp->last = -1;
+                kp->next = -1;
                 *sl = kp;
                 sl_part_set_tag(kp->part, (uint32_t)s);
                 sl_part_set_limits(kp->part, r->max_record, r->dlq_rkt ? r->dlq_max : 0);
@@ -1304,6 +1321,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         e = rd_kafka_incremental_assign(rk, parts);
                 else
                         rd_kafka_assign(rk, parts);
+                if (r->paused) /* the state is full: these wait too */
+                        rd_kafka_pause_partitions(rk, parts);
         } else {
                 rc = on_revoke(r, parts);
                 if (coop)
@@ -1404,6 +1423,12 @@ static int hand_over(struct krun *r, rd_kafka_message_t **msgs, ssize_t n)
                         rd_kafka_message_destroy(m); /* no longer ours */
                         continue;
                 }
+                if (r->paused) {
+                        /* Fetched before the pause: read again on resume. */
+                        r->held = true;
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
                 struct kworker *w = &r->w[kp->worker];
                 if (!w->cur) {
                         w->cur = malloc(sizeof *w->cur + KBATCH_MSGS * sizeof(struct kent));
@@ -1418,6 +1443,7 @@ static int hand_over(struct krun *r, rd_kafka_message_t **msgs, ssize_t n)
                 if (kp->last < 0)
                         touched[ntouched++] = kp;
                 kp->last = m->offset;
+                kp->next = m->offset + 1;
                 kp->eof = false;
                 if (!kp->live) {
                         if (m->offset + 1 >= kp->live_at)
@@ -1486,11 +1512,104 @@ static void status_line(struct krun *r, double t)
                 (double)(r->consumed - r->st_consumed) / dt,
                 (double)(r->produced - r->st_produced) / dt, lag(r), keys,
                 (double)(r->c.stats.txns - r->st_txns) / dt, r->assigned);
+        if (r->paused)
+                fputs("  PAUSED: state.max.bytes", stderr);
         fflush(stderr);
         r->st_consumed = r->consumed;
         r->st_produced = r->produced;
         r->st_txns = r->c.stats.txns;
         r->last_status = t;
+}
+
+static void pause_all(struct krun *r, bool pause)
+{
+        rd_kafka_topic_partition_list_t *l = NULL;
+        if (rd_kafka_assignment(r->consumer, &l) == 0 && l) {
+                if (pause)
+                        rd_kafka_pause_partitions(r->consumer, l);
+                else
+                        rd_kafka_resume_partitions(r->consumer, l);
+        }
+        if (l)
+                rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* After a pause: every partition back to the record after the last one
+ * handed over (messages fetched during the pause were dropped). */
+static int seek_held(struct krun *r)
+{
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)r->c.nparts);
+        for (uint32_t i = 0; i < r->c.nparts; i++) {
+                const struct sl_cpart *p = &r->c.parts[i];
+                struct kpart *kp = r->map[p->src].p[p->partition];
+                rd_kafka_topic_partition_list_add(l, topic_name(r, p->src), p->partition)->offset =
+                        kp->next >= 0 ? kp->next : start_offset(r, kp, p->committed);
+        }
+        rd_kafka_error_t *e = l->cnt ? rd_kafka_seek_partitions(r->consumer, l, 10000) : NULL;
+        int rc = 0;
+        if (e) {
+                errf(r, "resuming the input after a pause: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                rc = -EIO;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        return rc;
+}
+
+static void human_bytes(char *out, size_t n, uint64_t b)
+{
+        if (b >= (1u << 30))
+                snprintf(out, n, "%.1f GiB", (double)b / (1u << 30));
+        else
+                snprintf(out, n, "%.1f MiB", (double)b / (1u << 20));
+}
+
+/*
+ * state.max.bytes: at the limit, sluice stops consuming (the input waits in
+ * Kafka: back-pressure) and says so; it resumes below 90% of the limit (a
+ * rebalance that takes partitions away frees their state).  Windows close
+ * with stream time, which only input advances: if the state is still over
+ * the limit after state.full.timeout.ms, sluice commits what it processed
+ * and stops with -ENOSPC rather than evict state or wait forever.
+ */
+static int check_state(struct krun *r, double t)
+{
+        uint64_t bytes = 0, keys = 0;
+        for (uint32_t i = 0; i < r->nw; i++) {
+                bytes += atomic_load_explicit(&r->w[i].state_bytes, memory_order_relaxed);
+                keys += atomic_load_explicit(&r->w[i].keys, memory_order_relaxed);
+        }
+        char have[32], max[32];
+        human_bytes(have, sizeof have, bytes);
+        human_bytes(max, sizeof max, (uint64_t)r->state_max);
+        if (!r->paused && bytes >= (uint64_t)r->state_max) {
+                r->paused = true;
+                r->paused_at = t;
+                pause_all(r, true);
+                fprintf(stderr, "sluice: warning: state.max.bytes reached: %s in %" PRIu64
+                                " keys (limit %s); consumption paused until the state shrinks\n",
+                        have, keys, max);
+        } else if (r->paused && bytes < (uint64_t)r->state_max / 10 * 9) {
+                r->paused = false;
+                pause_all(r, false);
+                if (r->held) {
+                        r->held = false;
+                        int rc = seek_held(r);
+                        if (rc)
+                                return rc;
+                }
+                fprintf(stderr, "sluice: state down to %s: consumption resumed\n", have);
+        } else if (r->paused && (t - r->paused_at) * 1000 >= (double)r->state_full_ms) {
+                int rc = commit(r, false);
+                errf(r, "state.max.bytes reached: the state holds %s in %" PRIu64 " keys "
+                        "(limit %s) and did not shrink within state.full.timeout.ms (%" PRId64
+                        " ms); what was processed is committed. Raise state.max.bytes, "
+                        "shorten the windows or their grace, or run more instances (each "
+                        "holds the state of its partitions only)",
+                     have, keys, max, r->state_full_ms);
+                return rc ? rc : -ENOSPC;
+        }
+        return 0;
 }
 
 static int consume_loop(struct krun *r)
@@ -1520,6 +1639,8 @@ static int consume_loop(struct krun *r)
                         rc = drain_all(r);
                 rd_kafka_poll(r->producer, 0);
                 double t = now_s();
+                if (rc == 0 && r->state_max)
+                        rc = check_state(r, t);
                 if (rc == 0 && r->opts->bounded && all_eof(r)) {
                         /* A commit that aborted rewound every partition: read
                          * to the end again before the last commit. */
@@ -1671,6 +1792,10 @@ static int read_settings(struct krun *r)
         int64_t mr, dm;
         if (own_num(r, "max.record.bytes", "bytes", 16 << 20, 0, INT32_MAX, &mr) ||
             own_num(r, "dlq.value.max.bytes", "bytes", 1000000, 1, INT32_MAX, &dm))
+                return -EINVAL;
+        if (own_num(r, "state.max.bytes", "bytes", 0, 0, INT64_MAX, &r->state_max) ||
+            own_num(r, "state.full.timeout.ms", "milliseconds", 60000, 0, 86400000,
+                    &r->state_full_ms))
                 return -EINVAL;
         r->max_record = (size_t)mr;
         r->dlq_max = (size_t)dm;

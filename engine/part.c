@@ -433,6 +433,18 @@ uint64_t sl_part_keys(const struct sl_part *pt)
         return n;
 }
 
+uint64_t sl_part_state_bytes(const struct sl_part *pt)
+{
+        uint64_t n = 0;
+        for (uint32_t q = 0; q < pt->plan->nqueries; q++)
+                if (pt->ops[q]) {
+                        struct sl_aggop_stats as;
+                        sl_aggop_stats(pt->ops[q], &as);
+                        n += as.bytes;
+                }
+        return n;
+}
+
 #define PART_MAGIC 0x32545250u /* "PRT2" */
 
 int sl_part_save(const struct sl_part *pt, struct sl_buf *out, int64_t *stream_time,

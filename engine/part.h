@@ -107,5 +107,7 @@ void sl_part_add_stats(const struct sl_part *pt, struct sl_source_stats *sst,
                        struct sl_query_stats *qst);
 /* Live keys over the partition's aggregations (open windows' keys). */
 uint64_t sl_part_keys(const struct sl_part *pt);
+/* Bytes of table memory over the partition's aggregations. */
+uint64_t sl_part_state_bytes(const struct sl_part *pt);
 
 #endif

@@ -18,7 +18,15 @@ pids=""
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 sql=$src/tests/kafka/faults.sql
-fail() { echo "kafka_faults: $*" >&2; for f in "$tmp"/*.log; do echo "--- $f" >&2; tail -n 40 "$f" >&2; done; exit 1; }
+fail() {
+        echo "kafka_faults: $*" >&2
+        # Is all the input in the topic?  (Tells a lost input record from a
+        # record sluice did not read.)
+        [ -n "${bs:-}" ] && kcat -C -b "$bs" -t transactions -e -q -f '%p\n' 2>/dev/null |
+                sort | uniq -c | awk '{ n += $1; printf "partition %s: %s records\n", $2, $1 } END { print "input topic:", n + 0, "records" }' >&2
+        for f in "$tmp"/*.log; do echo "--- $f" >&2; tail -n 40 "$f" >&2; done
+        exit 1
+}
 
 "$build/tools/sluice-gen" --events 24000 --keys 300 --eps 100 --seed 5 --output "$tmp/in.ndjson"
 mkdir "$tmp/file"

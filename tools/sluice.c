@@ -23,6 +23,7 @@
 
 #define EXIT_USAGE 2
 #define EXIT_FATAL_KAFKA 3
+#define EXIT_STATE_FULL 4 /* state.max.bytes reached and held */
 
 static volatile int stop_flag;
 
@@ -342,7 +343,9 @@ static int cmd_run(int argc, char **argv)
         }
         if (rc) {
                 fprintf(stderr, "sluice: %s\n", err);
-                return rc == -ENOTRECOVERABLE ? EXIT_FATAL_KAFKA : 1;
+                return rc == -ENOTRECOVERABLE ? EXIT_FATAL_KAFKA
+                       : rc == -ENOSPC       ? EXIT_STATE_FULL
+                                             : 1;
         }
         return 0;
 }
