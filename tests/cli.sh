@@ -54,6 +54,25 @@ expect_rc "bad --workers" 2 "$sluice" run "$ex1/pipeline.sql" --input "$ex1/inpu
 expect_rc "bad --workers text" 2 "$sluice" run "$ex1/pipeline.sql" --input "$ex1/input.ndjson" --workers two
 expect_err "bad --workers message" "expected a whole number"
 expect_rc "no input" 2 "$sluice" run "$ex1/pipeline.sql"
+# A bad flag or property: exit 2 and one line that names it.
+one_line() { # NAME PATTERN: stderr is one line matching PATTERN
+        if [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q -- "$2" "$tmp/err"; then ok "$1"
+        else bad "$1: stderr is not one line matching '$2'"; cat "$tmp/err" >&2; fi
+}
+expect_rc "bad --workers" 2 "$sluice" run "$ex1/pipeline.sql" --workers abc --input "$ex1/input.ndjson"
+one_line "bad --workers: one line" "--workers 'abc'"
+expect_rc "--workers 0" 2 "$sluice" run "$ex1/pipeline.sql" --workers 0 --input "$ex1/input.ndjson"
+one_line "--workers 0: one line" "at least 1"
+expect_rc "--set without =" 2 "$sluice" run "$ex1/pipeline.sql" --set foo
+one_line "--set without =: one line" "expected NAME=VALUE"
+expect_rc "unknown librdkafka property" 2 "$sluice" run "$ex1/pipeline.sql" --mock --set foo.bar=1
+one_line "unknown librdkafka property: one line" "foo.bar"
+expect_rc "bad max.record.bytes" 2 "$sluice" run "$ex1/pipeline.sql" --mock --set max.record.bytes=-5
+one_line "bad max.record.bytes: one line" "max.record.bytes '-5'"
+expect_rc "bad state.max.bytes" 2 "$sluice" run "$ex1/pipeline.sql" --mock --set state.max.bytes=lots
+one_line "bad state.max.bytes: one line" "state.max.bytes 'lots'"
+expect_rc "empty dlq.topic" 2 "$sluice" run "$ex1/pipeline.sql" --mock --set dlq.topic=
+one_line "empty dlq.topic: one line" "dlq.topic"
 expect_rc "missing input file" 1 "$sluice" run "$ex1/pipeline.sql" --input "$tmp/missing.ndjson"
 expect_err "missing input file: message" "cannot open"
 expect_rc "unknown stream in --input" 2 "$sluice" run "$ex1/pipeline.sql" --input nosuch="$ex1/input.ndjson"

@@ -78,7 +78,8 @@ static void usage(FILE *f)
               "explain  prints the plan.\n"
               "\n"
               "exit codes: 0 done, 2 usage or pipeline error (nothing ran), 1 failure while\n"
-              "running, 3 Kafka reported a fatal error (a fenced producer)\n",
+              "running, 3 Kafka reported a fatal error (a fenced producer), 4 state.max.bytes\n"
+              "reached and held (docs/kafka.md, Limits)\n",
               f);
 }
 
@@ -269,9 +270,10 @@ static int cmd_run(int argc, char **argv)
                         output_given = true;
                         break;
                 case 'w':
-                        if (parse_uint("--workers", optarg, 256, &v) || v == 0) {
-                                if (v == 0)
-                                        fprintf(stderr, "sluice: --workers must be at least 1\n");
+                        if (parse_uint("--workers", optarg, 256, &v))
+                                return EXIT_USAGE;
+                        if (v == 0) {
+                                fprintf(stderr, "sluice: --workers must be at least 1\n");
                                 return EXIT_USAGE;
                         }
                         o.workers = (unsigned)v;
