@@ -646,10 +646,15 @@ static int produce_batch(struct krun *r, struct sl_outbatch *b)
                         m.vlen -= row->xlen;
                         m.ts = row->wend;
                 }
-                /* The row's text ends with a newline (file format); a
-                 * message value does not. */
-                if (!m.repartition && m.vlen && m.val[m.vlen - 1] == '\n')
+                /* The row is in its file framing (JSON: a line and its
+                 * newline; FlatBuffers: a frame, see sl_fb_row); a message
+                 * value is not. */
+                if (!m.repartition && q->format == SL_FMT_FLATBUFFERS) {
+                        m.val += SL_FB_FRAME_HEAD;
+                        m.vlen -= SL_FB_FRAME_HEAD;
+                } else if (!m.repartition && m.vlen && m.val[m.vlen - 1] == '\n') {
                         m.vlen--;
+                }
                 enum sl_txn_status s = sl_committer_row(&r->c, &m);
                 if (s == SL_TXN_ABORT) {
                         r->discard = true; /* the rewind comes at the next commit */
@@ -2346,6 +2351,13 @@ int sluice_run_kafka(const struct sluice_pipeline *pl, const struct sluice_kafka
                 goto out;
         }
         r.bootstrap = opts->bootstrap ? opts->bootstrap : sl_plan_setting(r.plan, "bootstrap.servers");
+        /* A bad property is reported before any thread starts (the mock
+         * cluster's included): exiting with its threads alive is a race. */
+        rd_kafka_conf_t *probe = rd_kafka_conf_new();
+        rc = apply_user(&r, probe);
+        rd_kafka_conf_destroy(probe);
+        if (rc)
+                goto out;
         if (opts->mock) {
                 if ((rc = start_mock(&r)) != 0)
                         goto out;
