@@ -12,6 +12,11 @@
  *            "amount":200.50,"timestamp":1678901234000}, all 4 extracted
  *   wide:   13 members, 4 extracted (userId, amount, timestamp, verified),
  *           one nested object ("device") and an array skipped
+ *   gen:    the record of tools/sluice-gen (bench/run, bench/e2e.sh), ~120
+ *           bytes: {"transactionId":"t<n>","userId":"user<k>","account":<k>,
+ *           "amount":<x.yy>,"type":"deposit|withdrawal","timestamp":<ms>},
+ *           the narrow 4 columns extracted (what the file-mode scenarios
+ *           declare), account and type skipped
  *
  * simdjson needs SIMDJSON_PADDING readable bytes after the record:
  *   simdjson_copy     memcpy into a reused padded buffer, then parse: a
@@ -143,6 +148,27 @@ Corpus make_wide()
         return c;
 }
 
+Corpus make_gen()
+{
+        Corpus c;
+        uint64_t s = 3;
+        char tmp[512];
+        for (size_t i = 0; i < kRecords; i++) {
+                uint64_t r = rng_next(&s);
+                unsigned long long k = (r >> 8) % 1000000;
+                long long cents = (long long)(r >> 40) % 200000 - 50000;
+                long long a = cents < 0 ? -cents : cents;
+                snprintf(tmp, sizeof tmp,
+                         "{\"transactionId\":\"t%llu\",\"userId\":\"user%llu\",\"account\":%llu,"
+                         "\"amount\":%s%lld.%02lld,\"type\":\"%s\",\"timestamp\":%lld}",
+                         (unsigned long long)(12345678 + i), k, k, cents < 0 ? "-" : "", a / 100,
+                         a % 100, cents < 0 ? "withdrawal" : "deposit",
+                         (long long)(1700000000000 + i / 50));
+                add_record(&c, tmp);
+        }
+        return c;
+}
+
 const Corpus &narrow()
 {
         static Corpus c = make_narrow();
@@ -153,6 +179,14 @@ const Corpus &wide()
 {
         static Corpus c = make_wide();
         return c;
+}
+
+enum Shape { kNarrow, kWide, kGen };
+
+const Corpus &corpus(int shape)
+{
+        static Corpus g = make_gen();
+        return shape == kWide ? wide() : shape == kGen ? g : narrow();
 }
 
 /* ---- sluice ------------------------------------------------------------- */
@@ -247,9 +281,10 @@ bool simd_row(ondemand::parser &parser, bool is_wide, const char *p, size_t n, s
 
 /* ---- benchmarks --------------------------------------------------------- */
 
-void BM_sl_json_decode(benchmark::State &state, bool is_wide)
+void BM_sl_json_decode(benchmark::State &state, int shape)
 {
-        const Corpus &c = is_wide ? wide() : narrow();
+        const Corpus &c = corpus(shape);
+        const bool is_wide = shape == kWide;
         sl_json_schema *js = sl_json_schema_new(is_wide ? kWideFields : kNarrowFields, 4);
         std::unique_ptr<char[]> scratch(new char[c.maxlen]);
         Row row;
@@ -265,9 +300,10 @@ void BM_sl_json_decode(benchmark::State &state, bool is_wide)
 }
 
 template <bool kRawKey>
-void BM_simdjson_inplace(benchmark::State &state, bool is_wide)
+void BM_simdjson_inplace(benchmark::State &state, int shape)
 {
-        const Corpus &c = is_wide ? wide() : narrow();
+        const Corpus &c = corpus(shape);
+        const bool is_wide = shape == kWide;
         ondemand::parser parser;
         Row row;
         size_t i = 0;
@@ -281,9 +317,10 @@ void BM_simdjson_inplace(benchmark::State &state, bool is_wide)
         state.SetItemsProcessed(int64_t(state.iterations()));
 }
 
-void BM_simdjson_copy(benchmark::State &state, bool is_wide)
+void BM_simdjson_copy(benchmark::State &state, int shape)
 {
-        const Corpus &c = is_wide ? wide() : narrow();
+        const Corpus &c = corpus(shape);
+        const bool is_wide = shape == kWide;
         ondemand::parser parser;
         size_t cap = c.maxlen + SIMDJSON_PADDING;
         std::unique_ptr<char[]> padded(new char[cap]);
@@ -300,29 +337,34 @@ void BM_simdjson_copy(benchmark::State &state, bool is_wide)
         state.SetItemsProcessed(int64_t(state.iterations()));
 }
 
-void BM_simdjson_inplace_unescaped(benchmark::State &state, bool is_wide)
+void BM_simdjson_inplace_unescaped(benchmark::State &state, int shape)
 {
-        BM_simdjson_inplace<false>(state, is_wide);
+        BM_simdjson_inplace<false>(state, shape);
 }
 
-void BM_simdjson_inplace_rawkey(benchmark::State &state, bool is_wide)
+void BM_simdjson_inplace_rawkey(benchmark::State &state, int shape)
 {
-        BM_simdjson_inplace<true>(state, is_wide);
+        BM_simdjson_inplace<true>(state, shape);
 }
 
-BENCHMARK_CAPTURE(BM_sl_json_decode, narrow, false);
-BENCHMARK_CAPTURE(BM_simdjson_copy, narrow, false);
-BENCHMARK_CAPTURE(BM_simdjson_inplace_unescaped, narrow, false);
-BENCHMARK_CAPTURE(BM_simdjson_inplace_rawkey, narrow, false);
-BENCHMARK_CAPTURE(BM_sl_json_decode, wide, true);
-BENCHMARK_CAPTURE(BM_simdjson_copy, wide, true);
-BENCHMARK_CAPTURE(BM_simdjson_inplace_unescaped, wide, true);
-BENCHMARK_CAPTURE(BM_simdjson_inplace_rawkey, wide, true);
+BENCHMARK_CAPTURE(BM_sl_json_decode, narrow, kNarrow);
+BENCHMARK_CAPTURE(BM_simdjson_copy, narrow, kNarrow);
+BENCHMARK_CAPTURE(BM_simdjson_inplace_unescaped, narrow, kNarrow);
+BENCHMARK_CAPTURE(BM_simdjson_inplace_rawkey, narrow, kNarrow);
+BENCHMARK_CAPTURE(BM_sl_json_decode, wide, kWide);
+BENCHMARK_CAPTURE(BM_simdjson_copy, wide, kWide);
+BENCHMARK_CAPTURE(BM_simdjson_inplace_unescaped, wide, kWide);
+BENCHMARK_CAPTURE(BM_simdjson_inplace_rawkey, wide, kWide);
+BENCHMARK_CAPTURE(BM_sl_json_decode, gen, kGen);
+BENCHMARK_CAPTURE(BM_simdjson_copy, gen, kGen);
+BENCHMARK_CAPTURE(BM_simdjson_inplace_unescaped, gen, kGen);
+BENCHMARK_CAPTURE(BM_simdjson_inplace_rawkey, gen, kGen);
 
 /* Both decoders must agree on every benchmarked record. */
-void cross_check(bool is_wide)
+void cross_check(int shape)
 {
-        const Corpus &c = is_wide ? wide() : narrow();
+        const Corpus &c = corpus(shape);
+        const bool is_wide = shape == kWide;
         sl_json_schema *js = sl_json_schema_new(is_wide ? kWideFields : kNarrowFields, 4);
         std::unique_ptr<char[]> scratch(new char[c.maxlen]);
         ondemand::parser parser;
@@ -477,8 +519,9 @@ int main(int argc, char **argv)
 {
         if (argc == 3 && strcmp(argv[1], "--corpus") == 0)
                 return run_corpus(argv[2]);
-        cross_check(false);
-        cross_check(true);
+        cross_check(kNarrow);
+        cross_check(kWide);
+        cross_check(kGen);
         benchmark::Initialize(&argc, argv);
         if (benchmark::ReportUnrecognizedArguments(argc, argv))
                 return 1;

@@ -3,7 +3,18 @@
 // size (items moved per push/pop call).  Items/s counts pointers moved from
 // producer to consumer; the consumer checks every sequence number.
 //
+// "Same core" (SameThread): one thread pushes a batch, then pops it: the
+// cost of the operations with the ring in the core's cache.  Two threads on
+// one core would measure the scheduler (a spinning side waits out its
+// timeslice), so that case is not run.  "Two cores" (TwoThreads): the
+// consumer (the benchmark thread) is pinned to CPU 0 and the producer to
+// CPU 1 when there are two CPUs, so every batch crosses between cores.
+//
 // On a shared 2-core VM compare the two rings within one run, not across runs.
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
 #include <thread>
 #include <vector>
 
@@ -37,12 +48,27 @@ static void SameThread(benchmark::State &state, const RingOps &ops)
         ops.destroy(r);
 }
 
+static bool PinTo(pthread_t t, int cpu)
+{
+        if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+                return false;
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        return pthread_setaffinity_np(t, sizeof set, &set) == 0;
+}
+
 static void TwoThreads(benchmark::State &state, const RingOps &ops)
 {
         const uint32_t batch = (uint32_t)state.range(0);
+        cpu_set_t saved;
+        bool restore = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
+        bool pinned = PinTo(pthread_self(), 0);
         for (auto _ : state) {
                 void *r = ops.make(kCap);
                 std::thread prod([&] {
+                        if (pinned)
+                                PinTo(pthread_self(), 1);
                         std::vector<void *> v(batch);
                         uint64_t next = 1;
                         while (next <= kItems) {
@@ -68,6 +94,9 @@ static void TwoThreads(benchmark::State &state, const RingOps &ops)
                 if (!ok)
                         state.SkipWithError("items out of order");
         }
+        if (restore)
+                pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+        state.counters["pinned"] = pinned;
         state.SetItemsProcessed((int64_t)(state.iterations() * kItems));
 }
 

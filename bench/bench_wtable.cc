@@ -39,6 +39,8 @@ extern "C" {
 #include "engine/wtable.h"
 }
 
+#include "bench/keyseq.h"
+
 namespace {
 
 struct val {
@@ -52,48 +54,9 @@ constexpr size_t kSeqLen = size_t{1} << 22;
 constexpr size_t kBlock = 1024; /* ops per benchmark iteration */
 constexpr size_t kBatch = 16;
 
-uint64_t mix64(uint64_t x)
-{
-        x += 0x9e3779b97f4a7c15ull;
-        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-        x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-        return x ^ (x >> 31);
-}
-
-struct rng {
-        uint64_t s;
-        uint64_t next() { return mix64(s++); }
-        double unit() { return (double)(next() >> 11) * 0x1.0p-53; }
-};
-
-/* Gray et al., "Quickly generating billion-record synthetic databases". */
-struct zipf {
-        uint64_t n;
-        double theta, alpha, zetan, eta;
-
-        zipf(uint64_t n_, double theta_) : n(n_), theta(theta_)
-        {
-                double zeta2 = 1.0 + std::pow(0.5, theta);
-                zetan = 0;
-                for (uint64_t i = 1; i <= n; i++)
-                        zetan += 1.0 / std::pow((double)i, theta);
-                alpha = 1.0 / (1.0 - theta);
-                eta = (1.0 - std::pow(2.0 / (double)n, 1.0 - theta)) /
-                      (1.0 - zeta2 / zetan);
-        }
-        uint64_t draw(rng &r) const
-        {
-                double u = r.unit();
-                double uz = u * zetan;
-                if (uz < 1.0)
-                        return 0;
-                if (uz < 1.0 + std::pow(0.5, theta))
-                        return 1;
-                uint64_t k = (uint64_t)((double)n *
-                                        std::pow(eta * u - eta + 1.0, alpha));
-                return k < n ? k : n - 1;
-        }
-};
+using keyseq::mix64;
+using keyseq::rng;
+using keyseq::zipf;
 
 struct fixture {
         int64_t nkeys = 0;

@@ -5,6 +5,7 @@
  *
  *   kafka_raw --bootstrap HOST:PORT --topic T [--group G] [--count N]
  *             [--idle-ms MS] [--set name=value]... [--read-committed]
+ *             [--latency WARMUP_MS [--latency-hist FILE]]
  *
  * Subscribes with the cooperative-sticky assignor from the earliest offset
  * (no commits) and consumes with rd_kafka_consume_batch_queue() on the
@@ -27,6 +28,12 @@
  * before the idle timeout; exit 2 on bad flags.  Transport errors (broker
  * down, disconnects) arrive as rdkafka log lines, not as messages, in batch
  * mode: they are printed but do not change the exit status.
+ *
+ * --latency measures CreateTime to consumed for the messages created after
+ * the first one plus WARMUP_MS, in 1 ms buckets, and prints p50 and p99;
+ * --latency-hist also writes the histogram to FILE, one line
+ * "MS COUNT" per non-empty bucket (MS = the bucket's lower end; the last
+ * bucket, 10000, holds 10 s or more), for bench/run's plot.
  *
  * --set applies a librdkafka property after the defaults above, so it can
  * override them; --read-committed sets isolation.level=read_committed (the
@@ -103,11 +110,28 @@ static int lat_q(double q)
         return LAT_BUCKETS - 1;
 }
 
+static bool lat_write(const char *path)
+{
+        FILE *f = fopen(path, "w");
+        if (!f) {
+                fprintf(stderr, "kafka_raw: %s: %s\n", path, strerror(errno));
+                return false;
+        }
+        for (int i = 0; i < LAT_BUCKETS; i++)
+                if (lat_hist[i])
+                        fprintf(f, "%d %" PRIu64 "\n", i, lat_hist[i]);
+        if (fclose(f) != 0) {
+                fprintf(stderr, "kafka_raw: writing %s: %s\n", path, strerror(errno));
+                return false;
+        }
+        return true;
+}
+
 static void usage(FILE *f)
 {
         fputs("usage: kafka_raw --bootstrap HOST:PORT --topic T [--group G] [--count N]\n"
               "                 [--idle-ms MS] [--set name=value]... [--read-committed]\n"
-              "                 [--latency WARMUP_MS]\n", f);
+              "                 [--latency WARMUP_MS [--latency-hist FILE]]\n", f);
 }
 
 #if defined(__GNUC__)
@@ -169,10 +193,11 @@ int main(int argc, char **argv)
         bool read_committed = false;
         uint64_t skip_ms = 0; /* --latency-after: warm-up not measured */
         bool latency = false;
+        const char *hist_path = NULL;
         const char *sets[MAX_SETS];
         int nsets = 0;
 
-        enum { O_BOOTSTRAP = 256, O_TOPIC, O_GROUP, O_COUNT, O_IDLE, O_SET, O_RC, O_HELP, O_LAT };
+        enum { O_BOOTSTRAP = 256, O_TOPIC, O_GROUP, O_COUNT, O_IDLE, O_SET, O_RC, O_HELP, O_LAT, O_HIST };
         static const struct option opts[] = {
                 { "bootstrap", required_argument, NULL, O_BOOTSTRAP },
                 { "topic", required_argument, NULL, O_TOPIC },
@@ -182,6 +207,7 @@ int main(int argc, char **argv)
                 { "set", required_argument, NULL, O_SET },
                 { "read-committed", no_argument, NULL, O_RC },
                 { "latency", required_argument, NULL, O_LAT },
+                { "latency-hist", required_argument, NULL, O_HIST },
                 { "help", no_argument, NULL, O_HELP },
                 { NULL, 0, NULL, 0 },
         };
@@ -214,6 +240,7 @@ int main(int argc, char **argv)
                                 return bad_flag("--latency '%s': expected warm-up milliseconds", optarg);
                         latency = true;
                         break;
+                case O_HIST: hist_path = optarg; break;
                 case O_HELP: usage(stdout); return 0;
                 case ':':
                         return bad_flag("%s needs a value", argv[optind - 1]);
@@ -227,6 +254,8 @@ int main(int argc, char **argv)
                 return bad_flag("--bootstrap HOST:PORT is required");
         if (!topic || !*topic)
                 return bad_flag("--topic is required");
+        if (hist_path && !latency)
+                return bad_flag("--latency-hist needs --latency");
         char default_group[64];
         if (!group) {
                 snprintf(default_group, sizeof default_group, "kafka-raw-%ld", (long)getpid());
@@ -383,6 +412,8 @@ int main(int argc, char **argv)
                 printf(" latency_p50_ms=%d latency_p99_ms=%d", lat_q(0.5), lat_q(0.99));
         printf("\n");
         fflush(stdout);
+        if (hist_path && !lat_write(hist_path))
+                exit_code = 1;
 
         rd_kafka_queue_destroy(q);
         err = rd_kafka_consumer_close(rk);

@@ -33,7 +33,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "engine/aggop.h"
 #include "engine/json_encode.h"
@@ -160,6 +159,12 @@ void sl_aggop_prefetch(struct sl_aggop *op, const struct sl_item *it, int stage)
 void sl_row_json(const struct sl_query *q, const struct sl_value *env,
                  struct sl_buf *b)
 {
+        /* Every row goes through here (aggregations, and projections in
+         * worker.c and part.c): the query's VALUE_FORMAT decides. */
+        if (q->format == SL_FMT_FLATBUFFERS) {
+                sl_fb_row(q, env, b);
+                return;
+        }
         sl_buf_addc(b, '{');
         for (uint32_t i = 0; i < q->nout; i++) {
                 const struct sl_output_col *o = &q->out[i];
@@ -289,14 +294,9 @@ static int drain_pending(struct sl_aggop *op, uint64_t seq, struct sl_outq *oq)
 
 /* ---- closing -------------------------------------------------------- */
 
-static int schedule(struct sl_aggop *op, struct entry *e, int64_t start)
+/* Registers e in b, the bucket of close index k. */
+static int bucket_push(struct bucket *b, int64_t k, struct entry *e)
 {
-        int64_t close = sl_window_close_of(op->w, start);
-        if (close >= e->next_close)
-                return 0;
-        e->next_close = close;
-        int64_t k = sl_floordiv(start, op->w->advance);
-        struct bucket *b = &op->buckets[sl_floormod(k, op->nbuckets)];
         assert(b->n == 0 || b->k == k);
         if (b->n == b->cap) {
                 uint32_t cap = b->cap ? b->cap * 2 : 64;
@@ -309,6 +309,16 @@ static int schedule(struct sl_aggop *op, struct entry *e, int64_t start)
         b->k = k;
         b->v[b->n++] = e;
         return 0;
+}
+
+static int schedule(struct sl_aggop *op, struct entry *e, int64_t start)
+{
+        int64_t close = sl_window_close_of(op->w, start);
+        if (close >= e->next_close)
+                return 0;
+        e->next_close = close;
+        int64_t k = sl_floordiv(start, op->w->advance);
+        return bucket_push(&op->buckets[sl_floormod(k, op->nbuckets)], k, e);
 }
 
 /* Lowest and highest live pane ids of e. */
@@ -561,12 +571,22 @@ void sl_aggop_stats(const struct sl_aggop *op, struct sl_aggop_stats *st)
 
 /* ---- snapshots ------------------------------------------------------ */
 
-#define SNAP_MAGIC 0x31474741u /* "AGG1" */
+/*
+ * A snapshot is struct snap_head and the table's own image (wtable.h:
+ * index, entry chunks, long keys), copied as it lies in memory: the worker
+ * stalls for about a memcpy of its table, and a restore copies the chunks
+ * back instead of inserting every key again.  The close schedule is not
+ * in it: the restore rebuilds it from each entry's next_close, in the
+ * table's own pass over the entries, after checking every field of the
+ * entry that later records, closes and rows rely on.  AGG1 (one record per
+ * key) is refused.
+ */
+#define SNAP_MAGIC 0x32474741u /* "AGG2" */
 
 struct snap_head {
         uint32_t magic, vsize, npanes, nagg;
         int64_t st, k_done;
-        uint64_t started, entries;
+        uint64_t started; /* the number of keys is in the table's image */
 };
 
 int sl_aggop_save(const struct sl_aggop *op, struct sl_buf *out, uint64_t *entries)
@@ -574,22 +594,188 @@ int sl_aggop_save(const struct sl_aggop *op, struct sl_buf *out, uint64_t *entri
         uint32_t vsize = (uint32_t)sizeof(struct entry) + op->npanes * op->pane_size;
         struct snap_head h = {.magic = SNAP_MAGIC, .vsize = vsize, .npanes = op->npanes,
                               .nagg = op->q->nagg, .st = op->st, .k_done = op->k_done,
-                              .started = op->started, .entries = sl_wtable_count(op->wt)};
-        /* One growth of the image instead of a doubling series (the copy is
-         * the worker's stall). */
-        if (!sl_buf_reserve(out, sizeof h + h.entries * (vsize + sizeof(uint32_t) + 16)))
-                return -ENOMEM;
+                              .started = op->started};
         sl_buf_add(out, &h, sizeof h);
-        for (void *v = sl_wtable_next(op->wt, NULL); v; v = sl_wtable_next(op->wt, v)) {
-                uint32_t klen;
-                const void *key = sl_wtable_key(v, &klen);
-                sl_buf_add(out, &klen, sizeof klen);
-                sl_buf_add(out, key, klen);
-                sl_buf_add(out, v, vsize);
+        int rc = sl_buf_ok(out) ? sl_wtable_save(op->wt, out) : -ENOMEM;
+        if (rc == 0 && entries)
+                *entries += sl_wtable_count(op->wt);
+        return rc;
+}
+
+/* Could a state at op->st have close registered: the close of a window
+ * that started by stream time and is not closed yet?  Only such closes
+ * fit the bucket ring without two close indices sharing a slot. */
+static bool close_pending(const struct sl_aggop *op, int64_t close)
+{
+        const struct sl_window *w = op->w;
+        if (!op->started)
+                return false;
+        int64_t lo = sl_window_close_of(w, (op->k_done + 1) * w->advance);
+        int64_t hi = sl_window_close_of(w, sl_window_last_start(w, op->st));
+        return close >= lo && close <= hi && (close - lo) % w->advance == 0;
+}
+
+/* More than a pane of one key can count; leaves room to merge every pane
+ * of a window and go on counting without overflow. */
+#define SNAP_MAX_COUNT (INT64_MAX / (2 * SL_MAX_PANES))
+
+/*
+ * Could sl_aggop_record and close_entry have left e, registered for close,
+ * at stream time op->st?  Later records and closes rely on it (pane_at's
+ * slot, assert(pn->id == p), final_done + advance): every used pane sits
+ * in its own slot, live counts them, and in a window each is one an open
+ * window still needs, with a close registered no later than the time it
+ * can be freed; final_done is none or a window start by stream time.
+ */
+static bool entry_valid(const struct sl_aggop *op, struct entry *e, int64_t close)
+{
+        const struct sl_window *w = op->w;
+        uint32_t live = 0;
+        if (w->kind != SL_WIN_NONE && e->final_done != INT64_MIN &&
+            (!op->started || e->final_done > op->st || e->final_done < 2 * SL_TS_MIN))
+                return false;
+        for (uint32_t i = 0; i < op->npanes; i++) {
+                const struct pane *pn = pane_at(op, e, i);
+                if (pn->first_seq == 0)
+                        continue;
+                live++;
+                if (w->kind == SL_WIN_NONE) {
+                        if (pn->id != 0)
+                                return false;
+                        continue;
+                }
+                if (!op->started)
+                        return false;
+                int64_t newest = sl_window_pane_of(w, op->st);
+                if (pn->id > newest || pn->id < newest - op->npanes ||
+                    sl_floormod(pn->id, op->npanes) != i ||
+                    sl_window_pane_free_at(w, pn->id) <= op->st ||
+                    close > sl_window_pane_free_at(w, pn->id))
+                        return false;
         }
-        if (entries)
-                *entries += h.entries;
-        return sl_buf_ok(out) ? 0 : -ENOMEM;
+        return live == e->live;
+}
+
+/* Are e's counts ones records could reach (sl_agg_update counts on)? */
+static bool counts_valid(const struct sl_aggop *op, struct entry *e)
+{
+        for (uint32_t i = 0; i < op->npanes; i++) {
+                const struct pane *pn = pane_at(op, e, i);
+                if (pn->first_seq == 0)
+                        continue;
+                for (uint32_t a = 0; a < op->q->nagg; a++)
+                        if (pn->acc[a].n < 0 || pn->acc[a].n > SNAP_MAX_COUNT)
+                                return false;
+        }
+        return true;
+}
+
+/*
+ * Is key[0, klen) a whole group key of q (key.h)?  Rows decode it with
+ * sl_key_decode, which trusts the lengths.
+ */
+static bool key_valid(const struct sl_query *q, const char *key, uint32_t klen)
+{
+        bool multi = q->ngroup > 1;
+        uint32_t off = 0;
+        for (uint32_t g = 0; g < q->ngroup; g++) {
+                uint32_t need;
+                switch (q->group_types[g]) {
+                case SL_T_STRING:
+                        if (!multi)
+                                return true; /* the rest of the key */
+                        if (klen - off < 4)
+                                return false;
+                        memcpy(&need, key + off, 4);
+                        off += 4;
+                        break;
+                case SL_T_BOOL:
+                        need = 1;
+                        break;
+                default:
+                        need = 8;
+                        break;
+                }
+                if (klen - off < need)
+                        return false;
+                off += need;
+        }
+        return off == klen;
+}
+
+/*
+ * What load_entry keeps from one entry to the next.  The keys of a window
+ * share the shape entry_valid and close_pending check (close, final_done,
+ * the ids of the used panes) and a close bucket, and that check is all
+ * window arithmetic (a dozen 64-bit divisions, most of a restore's time
+ * at 10M keys): it runs once per shape.
+ */
+struct load_ctx {
+        struct sl_aggop *op;
+        bool have;            /* the last shape checked */
+        int64_t close, final_done;
+        uint32_t live;
+        int64_t *ids;         /* npanes: the pane id in each slot */
+        bool *used;           /* npanes */
+        struct bucket *b;     /* close's bucket, close != INT64_MAX */
+        int64_t k;            /* its close index */
+};
+
+static bool same_shape(const struct load_ctx *lc, struct entry *e, int64_t close)
+{
+        const struct sl_aggop *op = lc->op;
+        if (!lc->have || close != lc->close || e->final_done != lc->final_done ||
+            e->live != lc->live)
+                return false;
+        for (uint32_t i = 0; i < op->npanes; i++) {
+                const struct pane *pn = pane_at(op, e, i);
+                if ((pn->first_seq != 0) != lc->used[i] || (lc->used[i] && pn->id != lc->ids[i]))
+                        return false;
+        }
+        return true;
+}
+
+/*
+ * Called by sl_wtable_load for every live entry, in the pass that copies
+ * it: checks it and registers its close again (next_close is set back to
+ * the saved value).
+ */
+static int load_entry(void *arg, void *value)
+{
+        struct load_ctx *lc = arg;
+        struct sl_aggop *op = lc->op;
+        struct entry *e = value;
+        uint32_t klen;
+        const char *key = sl_wtable_key(e, &klen);
+        int64_t close = e->next_close;
+        e->next_close = INT64_MAX;
+        if (!counts_valid(op, e) || !key_valid(op->q, key, klen))
+                return -EINVAL;
+        if (op->w->kind == SL_WIN_NONE)
+                close = INT64_MAX; /* never registered */
+        if (!same_shape(lc, e, close)) {
+                if (!entry_valid(op, e, close) ||
+                    (close != INT64_MAX && !close_pending(op, close)))
+                        return -EINVAL;
+                lc->have = true;
+                lc->close = close;
+                lc->final_done = e->final_done;
+                lc->live = e->live;
+                for (uint32_t i = 0; i < op->npanes; i++) {
+                        const struct pane *pn = pane_at(op, e, i);
+                        lc->used[i] = pn->first_seq != 0;
+                        lc->ids[i] = pn->id;
+                }
+                if (close != INT64_MAX) {
+                        int64_t start = close - op->w->size - op->w->grace;
+                        lc->k = sl_floordiv(start, op->w->advance);
+                        lc->b = &op->buckets[sl_floormod(lc->k, op->nbuckets)];
+                }
+        }
+        if (close == INT64_MAX)
+                return 0;
+        e->next_close = close;
+        return bucket_push(lc->b, lc->k, e);
 }
 
 int sl_aggop_load(struct sl_aggop *op, const char **p, const char *end)
@@ -599,61 +785,40 @@ int sl_aggop_load(struct sl_aggop *op, const char **p, const char *end)
         if ((size_t)(end - *p) < sizeof h)
                 return -EINVAL;
         memcpy(&h, *p, sizeof h);
-        *p += sizeof h;
         if (h.magic != SNAP_MAGIC || h.vsize != vsize || h.npanes != op->npanes ||
-            h.nagg != op->q->nagg || sl_wtable_count(op->wt) != 0)
+            h.nagg != op->q->nagg || sl_wtable_count(op->wt) != 0 || op->started)
                 return -EINVAL;
-        if (h.entries > (size_t)(end - *p) / (vsize + sizeof(uint32_t)) ||
-            sl_wtable_reserve(op->wt, h.entries) != 0)
+        /* Stream time within the decoder's range and the close index it
+         * implies, as sl_aggop_advance leaves them: close_pending() and
+         * the window arithmetic rely on both. */
+        if (h.st != INT64_MIN && (h.st < SL_TS_MIN || h.st > SL_TS_MAX))
                 return -EINVAL;
+        if (op->w->kind != SL_WIN_NONE && h.started != 0 &&
+            (h.st == INT64_MIN || h.k_done != sl_window_next_close_index(op->w, h.st) - 1))
+                return -EINVAL;
+        /* load_entry checks the entries against these. */
         op->st = h.st;
         op->k_done = h.k_done;
         op->started = h.started != 0;
-        /* First pass: where each entry is, and its hash; the second inserts
-         * with the index slots of entries ahead already being loaded. */
-        struct { const char *key; uint64_t hash; uint32_t klen; } *at = NULL;
-        if (h.entries && !(at = malloc(h.entries * sizeof *at)))
-                return -ENOMEM;
-        for (uint64_t i = 0; i < h.entries; i++) {
-                uint32_t klen;
-                if ((size_t)(end - *p) < sizeof klen) {
-                        free(at);
-                        return -EINVAL;
-                }
-                memcpy(&klen, *p, sizeof klen);
-                *p += sizeof klen;
-                if ((size_t)(end - *p) < (size_t)klen + vsize) {
-                        free(at);
-                        return -EINVAL;
-                }
-                at[i].key = *p;
-                at[i].klen = klen;
-                at[i].hash = XXH3_64bits(*p, klen);
-                *p += (size_t)klen + vsize;
+        struct load_ctx lc = {.op = op, .ids = malloc(op->npanes * sizeof *lc.ids),
+                              .used = malloc(op->npanes * sizeof *lc.used)};
+        const char *q = *p + sizeof h;
+        int rc = lc.ids && lc.used ? sl_wtable_load(op->wt, &q, end, load_entry, &lc) : -ENOMEM;
+        free(lc.ids);
+        free(lc.used);
+        if (rc != 0) {
+                /* Back to new: the table is empty again, the closes
+                 * registered so far point into it. */
+                for (uint32_t i = 0; i < op->nbuckets; i++)
+                        op->buckets[i].n = 0;
+                op->st = INT64_MIN;
+                op->k_done = INT64_MIN;
+                op->started = false;
+                return rc;
         }
-        int rc = 0;
-        for (uint64_t i = 0; i < h.entries && rc == 0; i++) {
-                if (i + 16 < h.entries)
-                        sl_wtable_prefetch(op->wt, at[i + 16].hash);
-                bool inserted;
-                struct entry *e = sl_wtable_upsert(op->wt, at[i].hash, at[i].key, at[i].klen,
-                                                   &inserted);
-                if (!e) {
-                        rc = -ENOMEM;
-                        break;
-                }
-                if (!inserted) {
-                        rc = -EINVAL; /* a key twice */
-                        break;
-                }
-                memcpy(e, at[i].key + at[i].klen, vsize);
-                int64_t close = e->next_close;
-                e->next_close = INT64_MAX;
-                if (op->w->kind != SL_WIN_NONE && close != INT64_MAX)
-                        rc = schedule(op, e, close - op->w->size - op->w->grace);
-                if (++op->stats.keys > op->stats.keys_max)
-                        op->stats.keys_max = op->stats.keys;
-        }
-        free(at);
-        return rc;
+        *p = q;
+        op->stats.keys = sl_wtable_count(op->wt);
+        if (op->stats.keys > op->stats.keys_max)
+                op->stats.keys_max = op->stats.keys;
+        return 0;
 }

@@ -44,10 +44,13 @@ int sl_aggop_record(struct sl_aggop *op, struct sl_item *it, struct sl_outq *oq)
 int sl_aggop_flush(struct sl_aggop *op, struct sl_outq *oq);
 
 /*
- * Snapshots: appends the state (stream time, every key with its panes) to
- * out and adds the number of keys to *entries; restores it into a fresh
- * aggop of the same query, advancing *p.  Native byte order.  0, -ENOMEM,
- * or -EINVAL for a blob that does not fit this query.
+ * Snapshots: appends the state (stream time, and the key table as it lies
+ * in memory: sl_wtable_save) to out and adds the number of keys to
+ * *entries; restores it into a fresh aggop of the same query (never given
+ * a record), checking every field it relies on, and advances *p.  Native
+ * byte order and layout.  0, -ENOMEM, or -EINVAL for a blob that does not
+ * fit this query or is not a state this code could have saved; on failure
+ * the aggop is as new and *p unchanged.
  */
 int sl_aggop_save(const struct sl_aggop *op, struct sl_buf *out, uint64_t *entries);
 int sl_aggop_load(struct sl_aggop *op, const char **p, const char *end);

@@ -148,7 +148,8 @@ void sl_item_fill(struct sl_item *it, uint32_t need, const struct sl_query *q,
         for (uint32_t c = 0; c < nvals; c++)
                 iv[c].type = SL_T_NULL;
         char *k = (char *)(iv + nvals);
-        memcpy(k, key, klen);
+        if (klen) /* an empty group key ('') may come as NULL */
+                memcpy(k, key, klen);
         char *s = k + klen;
         for (uint32_t i = 0; i < q->used_cols; i++) {
                 uint32_t c = q->used[i];

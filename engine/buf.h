@@ -44,7 +44,9 @@ static inline bool sl_buf_reserve(struct sl_buf *b, size_t n)
 
 static inline void sl_buf_add(struct sl_buf *b, const void *src, size_t n)
 {
-        if (!sl_buf_reserve(b, n))
+        /* Nothing to add may come with b->p (empty buffer) or src (empty
+         * string) NULL, which memcpy does not allow even for 0 bytes. */
+        if (n == 0 || !sl_buf_reserve(b, n))
                 return;
         memcpy(b->p + b->len, src, n);
         b->len += n;

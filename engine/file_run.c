@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "engine/dispatch.h"
+#include "engine/flatbuf.h"
 #include "engine/merge.h"
 #include "engine/plan.h"
 #include "engine/report.h"
@@ -136,6 +137,8 @@ struct run {
         int merge_rc;
         pthread_t merger;
         uint64_t seq;
+        struct sl_buf warn;      /* report lines about the inputs (FlatBuffers framing) */
+        uint64_t warned[2];      /* per source bit: oversize / truncated frame said */
 };
 
 static void *merger_main(void *arg)
@@ -239,7 +242,8 @@ static int open_sinks(struct run *r, char *err, size_t errlen)
                         f = stdout;
                 } else {
                         if (dir)
-                                snprintf(path, sizeof path, "%s/%s.ndjson", out, p->queries[q].topic);
+                                snprintf(path, sizeof path, "%s/%s.%s", out, p->queries[q].topic,
+                                         p->queries[q].format == SL_FMT_FLATBUFFERS ? "fb" : "ndjson");
                         else
                                 snprintf(path, sizeof path, "%s", out);
                         f = fopen(path, "w");
@@ -299,6 +303,150 @@ static int split_mapped(struct run *r, uint32_t si, const char *base, size_t siz
         return rc;
 }
 
+/*
+ * FLATBUFFERS input: size-prefixed buffers back to back (a 4-byte
+ * little-endian length, then the buffer).  A frame longer than max_record
+ * is skipped by its length; a file that ends inside a frame or inside a
+ * length loses that last record.  Both count as oversize drops and leave a
+ * warning in the report (the first of each kind per stream).  No byte
+ * outside the input is ever read: a length is checked against what is
+ * there before the frame is handed to the decoder.
+ */
+static void frame_drop(struct run *r, uint32_t si, bool truncated, uint64_t at,
+                       uint64_t have, uint64_t n, size_t max_record)
+{
+        sl_dispatch_oversize(r->d, si);
+        r->seq++;
+        uint64_t bit = 1ull << (si & 63);
+        if (r->warned[truncated] & bit)
+                return;
+        r->warned[truncated] |= bit;
+        const char *s = r->plan->sources[si].name;
+        if (truncated)
+                sl_buf_addf(&r->warn, "  warning: stream %s: the input ends inside a FlatBuffers frame "
+                            "at byte %llu (%llu of %llu bytes there): dropped, counted as oversize\n",
+                            s, (unsigned long long)at, (unsigned long long)have,
+                            (unsigned long long)n);
+        else
+                sl_buf_addf(&r->warn, "  warning: stream %s: the FlatBuffers frame at byte %llu is "
+                            "%llu bytes, over the %zu-byte record limit (--max-record): skipped, "
+                            "counted as oversize\n",
+                            s, (unsigned long long)at, (unsigned long long)n, max_record);
+}
+
+static int split_frames(struct run *r, uint32_t si, const char *base, size_t size,
+                        size_t max_record)
+{
+        int rc = 0;
+        const char *p = base, *end = base + size;
+        const char *released = base;
+        while (p < end && rc == 0) {
+                if (p - released >= (64 << 20)) {
+                        size_t n = (size_t)(p - released) & ~(size_t)((64 << 20) - 1);
+                        (void)madvise((void *)released, n, MADV_DONTNEED);
+                        released += n;
+                }
+                size_t avail = (size_t)(end - p);
+                uint64_t n = avail >= 4 ? sl_fb_load_u32(p) : 4;
+                if (avail < 4 || (n <= max_record && n > avail - 4)) {
+                        frame_drop(r, si, true, (uint64_t)(p - base), avail, n + 4 * (avail >= 4), max_record);
+                        break;
+                }
+                if (n > max_record) {
+                        frame_drop(r, si, false, (uint64_t)(p - base), avail, n, max_record);
+                        if (n > avail - 4)
+                                break;
+                } else {
+                        rc = sl_dispatch_record(r->d, si, ++r->seq, p + 4, (size_t)n);
+                }
+                p += 4 + n;
+        }
+        return rc;
+}
+
+/* The same from a pipe: frames are read into a buffer that grows to the
+ * largest frame within the limit; an oversize frame is read and discarded. */
+static int read_frames(struct run *r, uint32_t si, int fd, const char *path,
+                       size_t max_record, char *err, size_t errlen)
+{
+        size_t cap = READ_CHUNK, len = 0, start = 0;
+        uint64_t base = 0; /* input offset of buf[0] */
+        uint64_t skip = 0; /* bytes of an oversize frame still to discard */
+        bool eof = false;
+        int rc = 0;
+        char *buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+        while (rc == 0) {
+                /* Take every whole frame in buf[start, len). */
+                for (;;) {
+                        if (skip) {
+                                size_t k = len - start < skip ? len - start : (size_t)skip;
+                                start += k;
+                                skip -= k;
+                                if (skip)
+                                        break;
+                        }
+                        size_t avail = len - start;
+                        if (avail < 4)
+                                break;
+                        uint64_t n = sl_fb_load_u32(buf + start);
+                        if (n > max_record) {
+                                frame_drop(r, si, false, base + start, avail, n, max_record);
+                                start += 4;
+                                skip = n;
+                                continue;
+                        }
+                        if (n > avail - 4)
+                                break;
+                        rc = sl_dispatch_record(r->d, si, ++r->seq, buf + start + 4, (size_t)n);
+                        if (rc)
+                                goto out;
+                        start += 4 + (size_t)n;
+                }
+                if (eof) {
+                        if (len > start && !skip)
+                                frame_drop(r, si, true, base + start, len - start,
+                                           len - start >= 4 ? 4 + (uint64_t)sl_fb_load_u32(buf + start) : 4,
+                                           max_record);
+                        break;
+                }
+                /* Keep the partial frame at the front, with room for all of it. */
+                memmove(buf, buf + start, len - start);
+                base += start;
+                len -= start;
+                start = 0;
+                size_t want = len >= 4 && !skip ? 4 + (size_t)sl_fb_load_u32(buf) : 0;
+                if (want < len + READ_CHUNK / 2)
+                        want = len + READ_CHUNK / 2;
+                if (want > cap) {
+                        size_t ncap = cap;
+                        while (ncap < want)
+                                ncap *= 2;
+                        char *nb = realloc(buf, ncap);
+                        if (!nb) {
+                                rc = -ENOMEM;
+                                goto out;
+                        }
+                        buf = nb;
+                        cap = ncap;
+                }
+                ssize_t got = read(fd, buf + len, cap - len);
+                if (got < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        rc = -errno;
+                        errf(err, errlen, "read %s: %s", path, strerror(errno));
+                        goto out;
+                }
+                eof = got == 0;
+                len += (size_t)got;
+        }
+out:
+        free(buf);
+        return rc;
+}
+
 static int read_source(struct run *r, uint32_t si, const char *path,
                        char *err, size_t errlen)
 {
@@ -316,12 +464,20 @@ static int read_source(struct run *r, uint32_t si, const char *path,
                 const char *base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
                 if (base != MAP_FAILED) {
                         (void)madvise((void *)base, size, MADV_SEQUENTIAL);
-                        int rc = split_mapped(r, si, base, size, max_record);
+                        int rc = r->plan->sources[si].format == SL_FMT_FLATBUFFERS
+                                ? split_frames(r, si, base, size, max_record)
+                                : split_mapped(r, si, base, size, max_record);
                         munmap((void *)base, size);
                         close(fd);
                         return rc;
                 }
                 /* Not mappable (a special file system): read it instead. */
+        }
+        if (r->plan->sources[si].format == SL_FMT_FLATBUFFERS) {
+                int rc = read_frames(r, si, fd, path, max_record, err, errlen);
+                if (fd > 0)
+                        close(fd);
+                return rc;
         }
         size_t cap = READ_CHUNK, len = 0;
         char *buf = malloc(cap);
@@ -432,7 +588,10 @@ static struct sluice_report *make_report(struct run *r, double secs)
         }
         for (uint32_t s = 0; s < p->nsources; s++)
                 ss[s] = *sl_dispatch_source_stats(r->d, s);
-        rep = sl_report_end(sl_report_new(p, ss, qs, secs, r->nworkers, "rows written"));
+        rep = sl_report_new(p, ss, qs, secs, r->nworkers, "rows written");
+        if (rep && r->warn.len)
+                sl_buf_add(&rep->text, r->warn.p, r->warn.len);
+        rep = sl_report_end(rep);
 out:
         free(qs);
         free(ss);
@@ -531,5 +690,6 @@ out:
         free(r.files);
         free(r.sinks.by_query);
         free(r.sinks.rows);
+        sl_buf_free(&r.warn);
         return rc;
 }

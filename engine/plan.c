@@ -320,15 +320,19 @@ static int string_prop(struct planner *pl, const struct sl_stmt *st,
         return 0;
 }
 
-static int check_format(struct planner *pl, const struct sl_stmt *st)
+static int check_format(struct planner *pl, const struct sl_stmt *st,
+                        enum sl_format *format)
 {
         const char *fmt;
         int rc = string_prop(pl, st, "VALUE_FORMAT", &fmt);
         if (rc)
                 return rc;
-        if (fmt && strcasecmp(fmt, "JSON") != 0)
+        *format = SL_FMT_JSON;
+        if (fmt && strcasecmp(fmt, "FLATBUFFERS") == 0)
+                *format = SL_FMT_FLATBUFFERS;
+        else if (fmt && strcasecmp(fmt, "JSON") != 0)
                 return errorf(pl->err, find_prop(st, "VALUE_FORMAT")->value_pos,
-                              "VALUE_FORMAT '%s' is not supported (supported: JSON)", fmt);
+                              "VALUE_FORMAT '%s' is not supported (supported: JSON, FLATBUFFERS)", fmt);
         return 0;
 }
 
@@ -372,11 +376,12 @@ static int plan_stream(struct planner *pl, const struct sl_stmt *st)
                                               "KEY_FORMAT", "TIMESTAMP",
                                               "PARTITIONS", "REPLICAS", NULL};
         struct sl_plan *p = pl->p;
+        enum sl_format format;
         int rc = name_taken(pl, st->name, st->name_pos);
         if (rc == 0)
                 rc = check_props(pl, st, allowed);
         if (rc == 0)
-                rc = check_format(pl, st);
+                rc = check_format(pl, st, &format);
         if (rc)
                 return rc;
         if (st->ncols == 0)
@@ -389,7 +394,7 @@ static int plan_stream(struct planner *pl, const struct sl_stmt *st)
                 return -ENOMEM;
         p->sources = n;
         struct sl_source *src = &p->sources[p->nsources++];
-        *src = (struct sl_source){.ts_col = -1};
+        *src = (struct sl_source){.ts_col = -1, .format = format};
         src->name = xstrdup(st->name);
         src->cols = calloc(st->ncols, sizeof *src->cols);
         if (!src->name || !src->cols)
@@ -431,7 +436,19 @@ static int plan_stream(struct planner *pl, const struct sl_stmt *st)
                 f[i] = (struct sl_json_field){.name = src->cols[i].name,
                                               .type = src->cols[i].type};
         src->js = sl_json_schema_new(f, src->ncols);
-        return src->js ? 0 : -ENOMEM;
+        if (!src->js)
+                return -ENOMEM;
+        if (format == SL_FMT_FLATBUFFERS) {
+                /* Queries mark the columns they read (plan_query). */
+                enum sl_type types[SL_MAX_COLS];
+                for (uint32_t i = 0; i < src->ncols; i++)
+                        types[i] = src->cols[i].type;
+                if (!(src->fb = sl_fb_schema_new(types, src->ncols)))
+                        return -ENOMEM;
+                if (src->ts_col >= 0)
+                        sl_fb_schema_read(src->fb, (uint32_t)src->ts_col);
+        }
+        return 0;
 }
 
 static int add_output(struct planner *pl, struct sl_query *q,
@@ -494,11 +511,12 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
         struct sl_plan *p = pl->p;
         const struct sl_select *sel = st->select;
         bool table = st->kind == SL_ST_CREATE_TABLE_AS;
+        enum sl_format format;
         int rc = name_taken(pl, st->name, st->name_pos);
         if (rc == 0)
                 rc = check_props(pl, st, allowed);
         if (rc == 0)
-                rc = check_format(pl, st);
+                rc = check_format(pl, st, &format);
         if (rc)
                 return rc;
         int si = sl_plan_source_index(p, sel->from);
@@ -518,7 +536,7 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
                 return -ENOMEM;
         p->queries = n;
         struct sl_query *q = &p->queries[p->nqueries];
-        *q = (struct sl_query){.index = p->nqueries++, .source = (uint32_t)si};
+        *q = (struct sl_query){.index = p->nqueries++, .source = (uint32_t)si, .format = format};
         const struct sl_source *src = &p->sources[si];
         q->name = xstrdup(st->name);
         const char *topic;
@@ -528,10 +546,17 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
         q->out = calloc(sel->nitems, sizeof *q->out);
         if (!q->name || !q->topic || !q->out)
                 return -ENOMEM;
+        for (uint32_t i = 0; i < q->index; i++)
+                if (strcmp(p->queries[i].topic, q->topic) == 0 && p->queries[i].format != format)
+                        return errorf(pl->err, st->name_pos,
+                                      "query '%s' writes topic '%s' in another VALUE_FORMAT than query '%s'",
+                                      q->name, q->topic, p->queries[i].name);
         q->kind = table ? SL_Q_AGGREGATE : SL_Q_PROJECT;
 
+        bool where_used[SL_MAX_COLS] = {0}; /* read by decoding, not copied to workers */
         if (sel->where) {
-                struct src_scope ss = {.src = src, .where = "WHERE (use HAVING to filter aggregates)"};
+                struct src_scope ss = {.src = src, .used = where_used,
+                                       .where = "WHERE (use HAVING to filter aggregates)"};
                 if ((rc = compile_into(pl, &q->where, sel->where, resolve_source, &ss, NULL)) != 0)
                         return rc;
                 if (!(q->where_text = expr_text(sel->where)))
@@ -621,6 +646,13 @@ used_cols:
         for (uint32_t c = 0; c < src->ncols; c++)
                 if (used[c])
                         q->used[q->used_cols++] = c;
+        if (src->fb) {
+                for (uint32_t c = 0; c < src->ncols; c++)
+                        if (used[c] || where_used[c])
+                                sl_fb_schema_read(p->sources[si].fb, c);
+                for (uint32_t g = 0; g < q->ngroup; g++)
+                        sl_fb_schema_read(p->sources[si].fb, q->group_cols[g]);
+        }
         uint32_t *qs = realloc(p->sources[si].queries,
                                (p->sources[si].nqueries + 1) * sizeof *qs);
         if (!qs)
@@ -688,6 +720,7 @@ void sl_plan_free(struct sl_plan *p)
                 free(s->topic);
                 free(s->queries);
                 sl_json_schema_free(s->js);
+                sl_fb_schema_free(s->fb);
         }
         free(p->sources);
         for (uint32_t i = 0; i < p->nqueries; i++) {
@@ -804,7 +837,8 @@ void sl_plan_explain(const struct sl_plan *p, struct sl_buf *b)
                 sl_buf_addf(b, "  set %s = '%s'\n", p->settings[i].key, p->settings[i].value);
         for (uint32_t i = 0; i < p->nsources; i++) {
                 const struct sl_source *s = &p->sources[i];
-                sl_buf_addf(b, "\nsource %s  <- topic '%s', JSON\n  columns:", s->name, s->topic);
+                sl_buf_addf(b, "\nsource %s  <- topic '%s', %s\n  columns:", s->name, s->topic,
+                            s->format == SL_FMT_FLATBUFFERS ? "FLATBUFFERS" : "JSON");
                 for (uint32_t c = 0; c < s->ncols; c++)
                         sl_buf_addf(b, "%s %s %s%s", c ? "," : "", s->cols[c].name,
                              sl_type_name(s->cols[c].type), s->cols[c].key ? " KEY" : "");
@@ -820,9 +854,14 @@ void sl_plan_explain(const struct sl_plan *p, struct sl_buf *b)
         for (uint32_t i = 0; i < p->nqueries; i++) {
                 const struct sl_query *q = &p->queries[i];
                 const struct sl_source *s = &p->sources[q->source];
-                sl_buf_addf(b, "\nquery %u: %s %s -> topic '%s'\n", i,
-                     q->kind == SL_Q_AGGREGATE ? "TABLE" : "STREAM", q->name, q->topic);
-                sl_buf_addf(b, "  1. scan %s: decode JSON (%u columns)\n", s->name, s->ncols);
+                sl_buf_addf(b, "\nquery %u: %s %s -> topic '%s'%s\n", i,
+                     q->kind == SL_Q_AGGREGATE ? "TABLE" : "STREAM", q->name, q->topic,
+                     q->format == SL_FMT_FLATBUFFERS ? ", FLATBUFFERS" : "");
+                if (s->fb)
+                        sl_buf_addf(b, "  1. scan %s: verify and decode FlatBuffers (the %u of %u fields its queries read)\n",
+                                    s->name, sl_fb_schema_nread(s->fb), s->ncols);
+                else
+                        sl_buf_addf(b, "  1. scan %s: decode JSON (%u columns)\n", s->name, s->ncols);
                 int step = 2;
                 if (q->where)
                         sl_buf_addf(b, "  %d. filter: WHERE %s\n", step++, q->where_text);

@@ -18,6 +18,7 @@
 
 #include "engine/agg.h"
 #include "engine/expr.h"
+#include "engine/flatbuf.h"
 #include "engine/json_decode.h"
 #include "engine/sql/ast.h"
 #include "engine/window.h"
@@ -29,6 +30,12 @@
 struct sl_setting {
         char *key;
         char *value;
+};
+
+/* VALUE_FORMAT of a stream (its records) or a query (its rows). */
+enum sl_format {
+        SL_FMT_JSON = 0,        /* rows: a line of JSON text ending in '\n' */
+        SL_FMT_FLATBUFFERS = 1, /* rows: a frame, see sl_fb_row (engine/flatbuf.h) */
 };
 
 struct sl_column {
@@ -44,6 +51,8 @@ struct sl_source {
         struct sl_column *cols;
         int ts_col; /* -1: no TIMESTAMP column */
         struct sl_json_schema *js;
+        enum sl_format format;
+        struct sl_fb_schema *fb; /* FLATBUFFERS: layout and columns read */
         uint32_t nqueries;
         uint32_t *queries; /* indices of the queries reading this source */
 };
@@ -75,6 +84,7 @@ struct sl_query {
         enum sl_query_kind kind;
         uint32_t source;
         char *topic; /* sink topic */
+        enum sl_format format; /* of the rows */
         struct sl_prog *where; /* NULL: every record */
         char *where_text;      /* for explain */
         char *having_text;

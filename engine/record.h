@@ -19,7 +19,10 @@ struct sl_scratch {
 
 /*
  * Decodes rec[0, len) with src's schema into vals (strings may point into
- * rec or into scratch).  With has_ts false the event time is the source's
+ * rec or into scratch), by src->format: a JSON record (one line, one
+ * message value) sets every column; a FlatBuffers record (one bare buffer:
+ * file mode strips the size prefix) sets the columns its queries read and
+ * leaves the others as they were.  With has_ts false the event time is the source's
  * TIMESTAMP column; with has_ts true and no TIMESTAMP column, msg_ts (the
  * Kafka message timestamp).  Returns SL_DROP_COUNT when the record is
  * usable, *ts set, else the drop reason; -ENOMEM as (enum sl_drop)-1.

@@ -17,6 +17,22 @@ void sl_human_bytes(char *out, size_t cap, uint64_t b)
                 snprintf(out, cap, "%.1f KiB", (double)b / 1024);
 }
 
+/* Evaluations of q's expressions whose built string was too long (NULL). */
+static uint64_t query_overflows(const struct sl_query *q)
+{
+        uint64_t n = 0;
+        if (q->where)
+                n += sl_prog_overflows(q->where);
+        if (q->having)
+                n += sl_prog_overflows(q->having);
+        for (uint32_t o = 0; o < q->nout; o++)
+                n += sl_prog_overflows(q->out[o].prog);
+        for (uint32_t a = 0; a < q->nagg; a++)
+                if (q->aggs[a].arg)
+                        n += sl_prog_overflows(q->aggs[a].arg);
+        return n;
+}
+
 struct sluice_report *sl_report_new(const struct sl_plan *p,
                                     const struct sl_source_stats *ss,
                                     const struct sl_query_stats *qs,
@@ -76,6 +92,10 @@ struct sluice_report *sl_report_new(const struct sl_plan *p,
                         sl_buf_addf(b, ", peak %llu keys/worker-sum, state %s",
                              (unsigned long long)qs[q].keys_max, h);
                 }
+                uint64_t too_long = query_overflows(&p->queries[q]);
+                if (too_long)
+                        sl_buf_addf(b, ", %llu strings over %d bytes set to NULL",
+                                    (unsigned long long)too_long, SL_EXPR_STR_MAX);
                 sl_buf_addf(b, "\n");
         }
         sl_human_bytes(h, sizeof h, t->peak_rss);

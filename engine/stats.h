@@ -17,6 +17,7 @@ enum sl_drop {
         SL_DROP_OVERSIZE,   /* longer than the record size limit */
         SL_DROP_NULL_VALUE, /* Kafka: a message with no value (tombstone) */
         SL_DROP_BAD_KEY,    /* Kafka: the message key does not parse as the KEY column's type */
+        SL_DROP_BAD_FLATBUFFER, /* FLATBUFFERS: fails verification (engine/flatbuf.h) */
         SL_DROP_COUNT,
 };
 

@@ -54,14 +54,51 @@
  * index and chunks for that many keys are allocated up front.  Nothing is
  * allocated on an update of an existing key.
  *
+ * Snapshots.  sl_wtable_save writes the table's own layout: the index
+ * slots and the entry chunks are copied as they are (one memcpy each, ids
+ * [0, next_id)), the long keys follow in id order and their pointers are
+ * written as 0.  sl_wtable_load copies them back into chunks of the usual
+ * scheme, so nothing is inserted again, and checks the image in two
+ * sequential passes:
+ *   - the index: every used slot names an id below next_id and is
+ *     reachable from its home (its distance from the home is shorter than
+ *     the run of used slots that ends at it), and the used slots are as
+ *     many as the live entries, at most 3/4 of the slots;
+ *   - the entries, chunk by chunk while the chunk is in cache: each
+ *     carries its own id, and a long key takes its bytes from the key
+ *     section, which must be used up exactly.
+ * What ties the two together, that the slots name exactly the live
+ * entries, each once, with the low 32 bits of its hash as tag, would take
+ * a read of the entries in index order, one cache miss per key.  Instead
+ * each pass sums a fingerprint modulo p = 2^61 - 1:
+ *         sum over used slots     of  a[id >> 12] * b[id & 4095] * (tag + rho)
+ *         sum over live entries   of  a[id >> 12] * b[id & 4095] * ((u32)hash + rho)
+ * with a, b and rho drawn at random for each load, and the two must be
+ * equal.  Their difference, sum over ids of a[.] * b[.] * ((slots naming
+ * id - live(id)) * rho + (their tags - the hash's)), is a polynomial of
+ * degree 3 in the random values that is zero only if each live entry is
+ * named once with its tag and nothing else is named; if it is not zero, it
+ * vanishes at a random point with probability at most 3/p
+ * (Schwartz-Zippel), whoever wrote the image.  The tables of a and b are
+ * small (b: 32 KB), so both passes run at the speed of the copy.
+ * A slot that names the wrong entry is the one defect that would break the
+ * table (a delete would search for a slot value that is not there, a
+ * lookup would read a dead entry's key), hence the check.  Dead entries
+ * keep whatever the image has, except their free list link: the list is
+ * rebuilt in id order rather than validated (a walk of it would be a
+ * pointer chase over the dead entries).
+ *
  * Memory comes from malloc/calloc/realloc (jemalloc in the process).
  */
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "engine/wtable.h"
+#include "engine/wtable_int.h"
 
 #define WT_MIN_SLOTS 16u
 #define WT_MAX_SLOTS ((uint64_t)1 << 32) /* tag & mask is the home */
@@ -87,6 +124,13 @@ struct wt_entry {
 };
 
 _Static_assert(sizeof(struct wt_entry) % 8 == 0, "value blocks are 8-aligned");
+/* The image layout that wtable_int.h describes to tests. */
+_Static_assert(sizeof(struct wt_entry) == SL_WT_ENTRY_HEAD &&
+                       offsetof(struct wt_entry, hash) == SL_WT_OFF_HASH &&
+                       offsetof(struct wt_entry, klen) == SL_WT_OFF_KLEN &&
+                       offsetof(struct wt_entry, flags) == SL_WT_OFF_FLAGS &&
+                       offsetof(struct wt_entry, k) == SL_WT_OFF_KEY,
+               "wtable_int.h describes the entry header");
 
 struct sl_wtable {
         uint64_t *slots;
@@ -495,6 +539,8 @@ void sl_wtable_delete(struct sl_wtable *wt, void *value)
 
         if (e->klen > SL_WT_INLINE_KEY) {
                 free(e->k.long_key);
+                /* no stale address in the dead entry (snapshots copy it) */
+                e->k.long_key = NULL;
                 wt->key_bytes -= e->klen;
         }
         wt_put_entry(wt, e);
@@ -551,4 +597,354 @@ void *sl_wtable_next(const struct sl_wtable *wt, const void *value)
                 }
         }
         return NULL;
+}
+
+/* ---- snapshots ------------------------------------------------------ */
+
+#define WT_FP_P (((uint64_t)1 << 61) - 1) /* the fingerprint's prime */
+#define WT_FP_LO 12 /* a row of coefficients: 2^12 ids, 32 KB (stays in L1) */
+#define WT_FP_LO_MASK ((1u << WT_FP_LO) - 1)
+
+/* An empty table, whatever it held before: WT_MIN_SLOTS empty slots, no
+ * entries (its memory is no part of its state). */
+static int wt_save_empty(const struct sl_wtable *wt, struct sl_buf *out)
+{
+        const struct sl_wtable_image h = {
+                .magic = SL_WT_IMAGE_MAGIC, .head = sizeof(struct wt_entry),
+                .inline_key = SL_WT_INLINE_KEY, .esize = wt->esize, .slots = WT_MIN_SLOTS};
+        const size_t total = sizeof h + WT_MIN_SLOTS * sizeof(*wt->slots);
+
+        if (!sl_buf_reserve(out, total))
+                return -ENOMEM;
+        memcpy(out->p + out->len, &h, sizeof h);
+        memset(out->p + out->len + sizeof h, 0, total - sizeof h);
+        out->len += total;
+        return 0;
+}
+
+/* The layout is in wtable_int.h.  A long key's pointer is written as 0:
+ * the image holds no addresses. */
+int sl_wtable_save(const struct sl_wtable *wt, struct sl_buf *out)
+{
+        const size_t slot_bytes = (size_t)(wt->mask + 1) * sizeof(*wt->slots);
+        const size_t entry_bytes = (size_t)wt->next_id * wt->esize;
+        const size_t total = sizeof(struct sl_wtable_image) + slot_bytes + entry_bytes +
+                             wt->key_bytes;
+        const struct sl_wtable_image h = {
+                .magic = SL_WT_IMAGE_MAGIC, .head = sizeof(struct wt_entry),
+                .inline_key = SL_WT_INLINE_KEY, .esize = wt->esize,
+                .slots = wt->mask + 1, .count = wt->count,
+                .key_bytes = wt->key_bytes, .next_id = wt->next_id};
+
+        if (wt->count == 0)
+                return wt_save_empty(wt, out);
+        if (!sl_buf_reserve(out, total))
+                return -ENOMEM;
+        char *dst = out->p + out->len;
+        char *keys = dst + sizeof h + slot_bytes + entry_bytes;
+        memcpy(dst, &h, sizeof h);
+        dst += sizeof h;
+        memcpy(dst, wt->slots, slot_bytes);
+        dst += slot_bytes;
+        for (uint32_t c = 0, id = 0; id < wt->next_id; c++) {
+                uint32_t n = wt_chunk_entries(c);
+                if (n > wt->next_id - id)
+                        n = wt->next_id - id;
+                memcpy(dst, wt->chunks[c], (size_t)n * wt->esize);
+                /* Long keys: while the chunk is in cache.  dst may be
+                 * unaligned: bytes only. */
+                for (uint32_t k = 0; wt->key_bytes && k < n; k++) {
+                        const struct wt_entry *e = (const struct wt_entry *)(
+                                wt->chunks[c] + (size_t)k * wt->esize);
+                        if (!(e->flags & WT_LIVE) || e->klen <= SL_WT_INLINE_KEY)
+                                continue;
+                        memcpy(keys, e->k.long_key, e->klen);
+                        keys += e->klen;
+                        memset(dst + (size_t)k * wt->esize + offsetof(struct wt_entry, k), 0,
+                               sizeof(e->k.long_key));
+                }
+                dst += (size_t)n * wt->esize;
+                id += n;
+        }
+        assert(keys == out->p + out->len + total);
+        out->len += total;
+        return 0;
+}
+
+/* Arithmetic modulo p = 2^61 - 1 (2^61 = 1 mod p).  z < 2^128. */
+static inline uint64_t wt_fp_reduce(unsigned __int128 z)
+{
+        z = (z & WT_FP_P) + (z >> 61); /* < 2^68 */
+        z = (z & WT_FP_P) + (z >> 61); /* < 2^61 + 2^7 */
+        uint64_t r = (uint64_t)z;
+        return r >= WT_FP_P ? r - WT_FP_P : r;
+}
+
+static inline uint64_t wt_fp_mul(uint64_t x, uint64_t y)
+{
+        return wt_fp_reduce((unsigned __int128)x * y);
+}
+
+/* b * (t + rho) for x = t + rho < 2^62, folded once: < 2^63, so that 2^32
+ * of them add up in 128 bits without a reduction each. */
+static inline uint64_t wt_fp_term(uint64_t b, uint64_t x)
+{
+        unsigned __int128 z = (unsigned __int128)b * x;
+        return (uint64_t)(z & WT_FP_P) + (uint64_t)(z >> 61);
+}
+
+/*
+ * n coefficients, uniform modulo p, that whoever wrote the image cannot
+ * know: splitmix64 from a seed out of getrandom (the clock where getrandom
+ * is not allowed: still not in the image).
+ */
+static void wt_fp_coeffs(uint64_t *r, size_t n)
+{
+        uint64_t s;
+
+        if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                s = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
+                    (uint64_t)(uintptr_t)r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                uint64_t x = (s += 0x9e3779b97f4a7c15ull);
+                x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+                x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+                x = (x ^ (x >> 31)) >> 3;
+                r[i] = x >= WT_FP_P ? x - WT_FP_P : x;
+        }
+}
+
+/* What the passes of sl_wtable_load share. */
+struct wt_load {
+        struct sl_wtable_image h;
+        const char *slots, *entries, *keys; /* the sections in the image */
+        const uint64_t *a;       /* coefficient of a row: id >> WT_FP_LO */
+        const uint64_t *b;       /* coefficient in a row: id & WT_FP_LO_MASK */
+        uint64_t rho;            /* added to every tag */
+        unsigned __int128 *rows; /* the slots' sums, per row */
+        uint32_t done;           /* ids [0, done) are loaded (long keys allocated) */
+};
+
+/*
+ * First pass: copies the index and checks it (see the top of the file),
+ * in cyclic order from the first empty slot, so that every run is seen
+ * whole.  Branch-free per slot (half the slots are empty, at random): an
+ * empty slot adds 0 to row 0.  Returns the slots' fingerprint in *fp.
+ */
+static int wt_load_index(struct sl_wtable *wt, struct wt_load *ld, uint64_t *fp)
+{
+        const uint64_t n = wt->mask + 1, mask = wt->mask;
+        const uint32_t next_id = ld->h.next_id;
+        const uint32_t nrows = next_id ? ((next_id - 1) >> WT_FP_LO) + 1 : 1;
+        uint64_t first_empty = 0, used = 0, run = 0, bad = 0;
+
+        for (;; first_empty++) {
+                if (first_empty == n)
+                        return -EINVAL; /* full: a miss would never end */
+                uint64_t s;
+                memcpy(&s, ld->slots + first_empty * sizeof(s), sizeof(s));
+                if (s == 0)
+                        break;
+        }
+        for (uint64_t k = 1; k <= n; k++) {
+                uint64_t i = (first_empty + k) & mask, s;
+                memcpy(&s, ld->slots + i * sizeof(s), sizeof(s));
+                wt->slots[i] = s;
+                uint64_t u = s != 0;
+                uint32_t id = (uint32_t)s - 1; /* id word 0: UINT32_MAX */
+                uint64_t tag = s >> 32;
+                run = (run + 1) & (0 - u);
+                bad |= u & ((id >= next_id) | (((i - (tag & mask)) & mask) >= run));
+                id = id < next_id ? id : 0;
+                ld->rows[id >> WT_FP_LO] +=
+                        wt_fp_term(ld->b[id & WT_FP_LO_MASK], (tag + ld->rho) & (0 - u));
+                used += u;
+        }
+        if (bad || used != ld->h.count)
+                return -EINVAL;
+        uint64_t sum = 0;
+        for (uint32_t r = 0; r < nrows; r++) {
+                sum += wt_fp_mul(wt_fp_reduce(ld->rows[r]), ld->a[r]);
+                sum = sum >= WT_FP_P ? sum - WT_FP_P : sum;
+        }
+        *fp = sum;
+        return 0;
+}
+
+/*
+ * Second pass, chunk by chunk: copies the entries, checks each against the
+ * index, gives long keys their memory, rebuilds the free list and calls
+ * each.  Returns the entries' fingerprint in *fp.
+ */
+static int wt_load_entries(struct sl_wtable *wt, struct wt_load *ld,
+                           sl_wtable_load_fn each, void *arg, uint64_t *fp)
+{
+        const uint32_t next_id = ld->h.next_id, esize = wt->esize;
+        const char *src = ld->entries, *keys = ld->keys;
+        uint64_t keys_left = ld->h.key_bytes, live = 0, total = 0;
+        unsigned __int128 row = 0; /* < 2^12 terms of 2^63 */
+        struct wt_entry *last_dead = NULL;
+        uint32_t id = 0;
+        int err;
+
+        for (uint32_t c = 0; id < next_id; c++) {
+                if (c == wt->nchunks && (err = wt_add_chunk(wt)) != 0)
+                        return err;
+                uint32_t n = wt_chunk_entries(c);
+                if (n > next_id - id)
+                        n = next_id - id;
+                char *chunk = wt->chunks[c];
+                memcpy(chunk, src, (size_t)n * esize);
+                src += (size_t)n * esize;
+                for (uint32_t k = 0; k < n; k++, id++) {
+                        struct wt_entry *e = (struct wt_entry *)(chunk + (size_t)k * esize);
+                        if ((id & WT_FP_LO_MASK) == 0 && id != 0) {
+                                total += wt_fp_mul(wt_fp_reduce(row),
+                                                   ld->a[(id >> WT_FP_LO) - 1]);
+                                total = total >= WT_FP_P ? total - WT_FP_P : total;
+                                row = 0;
+                        }
+                        if (wt_id(e) != id)
+                                return -EINVAL;
+                        if (!(e->flags & WT_LIVE)) {
+                                e->k.next_free = 0;
+                                if (last_dead)
+                                        last_dead->k.next_free = id + 1;
+                                else
+                                        wt->free_head = id + 1;
+                                last_dead = e;
+                                continue;
+                        }
+                        if (e->klen > SL_WT_INLINE_KEY) {
+                                if (e->klen > keys_left)
+                                        return -EINVAL;
+                                char *key = malloc(e->klen);
+                                if (!key)
+                                        return -ENOMEM;
+                                memcpy(key, keys, e->klen);
+                                keys += e->klen;
+                                keys_left -= e->klen;
+                                e->k.long_key = key;
+                        }
+                        ld->done = id + 1;
+                        live++;
+                        row += wt_fp_term(ld->b[id & WT_FP_LO_MASK],
+                                          (uint32_t)e->hash + ld->rho);
+                        if (each && (err = each(arg, wt_value(e))) != 0)
+                                return err;
+                }
+        }
+        if (id != 0) {
+                total += wt_fp_mul(wt_fp_reduce(row), ld->a[(id - 1) >> WT_FP_LO]);
+                total = total >= WT_FP_P ? total - WT_FP_P : total;
+        }
+        if (keys_left != 0 || live != ld->h.count)
+                return -EINVAL;
+        *fp = total;
+        return 0;
+}
+
+/* Back to an empty table after a failed load; the memory stays. */
+static void wt_load_undo(struct sl_wtable *wt, uint32_t done)
+{
+        for (uint32_t c = 0, id = 0; id < done; c++) {
+                uint32_t n = wt_chunk_entries(c);
+                if (n > done - id)
+                        n = done - id;
+                for (uint32_t k = 0; k < n; k++) {
+                        struct wt_entry *e = (struct wt_entry *)(wt->chunks[c] +
+                                                                 (size_t)k * wt->esize);
+                        if ((e->flags & WT_LIVE) && e->klen > SL_WT_INLINE_KEY)
+                                free(e->k.long_key);
+                }
+                id += n;
+        }
+        memset(wt->slots, 0, (size_t)(wt->mask + 1) * sizeof(*wt->slots));
+        wt->count = 0;
+        wt->next_id = 0;
+        wt->free_head = 0;
+        wt->key_bytes = 0;
+        wt_sized(wt);
+}
+
+int sl_wtable_load(struct sl_wtable *wt, const char **p, const char *end,
+                   sl_wtable_load_fn each, void *arg)
+{
+        struct wt_load ld = {0};
+        uint64_t *coef = NULL, fp_slots = 0, fp_entries = 0;
+        size_t avail = (size_t)(end - *p);
+        int err = -EINVAL;
+
+        if (wt->next_id != 0 || avail < sizeof(ld.h))
+                return -EINVAL;
+        memcpy(&ld.h, *p, sizeof(ld.h));
+        avail -= sizeof(ld.h);
+        const struct sl_wtable_image *h = &ld.h;
+        if (h->magic != SL_WT_IMAGE_MAGIC || h->head != sizeof(struct wt_entry) ||
+            h->inline_key != SL_WT_INLINE_KEY || h->esize != wt->esize || h->zero != 0 ||
+            h->slots < WT_MIN_SLOTS || h->slots > WT_MAX_SLOTS ||
+            (h->slots & (h->slots - 1)) != 0 ||
+            h->next_id > WT_MAX_ENTRIES - WT_CHUNK_ENTRIES || h->count > h->next_id ||
+            h->count > h->slots / 4 * 3)
+                return -EINVAL;
+        /* Each section within the input, checked one at a time: no sum
+         * of untrusted sizes can wrap. */
+        const uint64_t slot_bytes = h->slots * sizeof(uint64_t);
+        const uint64_t entry_bytes = (uint64_t)h->next_id * h->esize;
+        if (slot_bytes > avail)
+                return -EINVAL;
+        avail -= slot_bytes;
+        if (entry_bytes > avail)
+                return -EINVAL;
+        avail -= entry_bytes;
+        if (h->key_bytes > avail)
+                return -EINVAL;
+        ld.slots = *p + sizeof(ld.h);
+        ld.entries = ld.slots + slot_bytes;
+        ld.keys = ld.entries + entry_bytes;
+
+        const size_t nb = (size_t)1 << WT_FP_LO;
+        const size_t na = h->next_id ? ((size_t)(h->next_id - 1) >> WT_FP_LO) + 1 : 1;
+        ld.rows = calloc(na, sizeof(*ld.rows));
+        coef = malloc((na + nb + 1) * sizeof(*coef));
+        if (!ld.rows || !coef) {
+                err = -ENOMEM;
+                goto out;
+        }
+        wt_fp_coeffs(coef, na + nb + 1);
+        ld.a = coef;
+        ld.b = coef + na;
+        ld.rho = coef[na + nb];
+        if (h->slots != wt->mask + 1) {
+                uint64_t *slots = malloc(slot_bytes);
+                if (!slots) {
+                        err = -ENOMEM;
+                        goto out;
+                }
+                free(wt->slots);
+                wt->slots = slots;
+                wt->mask = h->slots - 1;
+                wt->grow_at = h->slots / 4 * 3;
+        }
+        err = wt_load_index(wt, &ld, &fp_slots);
+        if (err == 0)
+                err = wt_load_entries(wt, &ld, each, arg, &fp_entries);
+        if (err == 0 && fp_slots != fp_entries)
+                err = -EINVAL;
+        if (err != 0) {
+                wt_load_undo(wt, ld.done);
+                goto out;
+        }
+        wt->count = h->count;
+        wt->next_id = h->next_id;
+        wt->key_bytes = h->key_bytes;
+        wt_sized(wt);
+        *p = ld.keys + h->key_bytes;
+out:
+        free(coef);
+        free(ld.rows);
+        return err;
 }

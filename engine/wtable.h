@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/buf.h"
+
 #define SL_WT_INLINE_KEY 24
 
 struct sl_wtable;
@@ -84,5 +86,44 @@ size_t sl_wtable_memory(const struct sl_wtable *wt);
  * Deleting the current entry during iteration is allowed.
  */
 void *sl_wtable_next(const struct sl_wtable *wt, const void *value);
+
+/*
+ * Snapshots of the table's own layout (checkpoints, aggop.c).
+ *
+ * sl_wtable_save appends an image of wt to out: a header, the index slots
+ * as they are, the entries of every id handed out (live and dead) as they
+ * lie in the chunks, then the bytes of the long keys in id order.  It grows
+ * out once and copies contiguous memory, so the cost is about a memcpy of
+ * the table; the image's size follows the table's memory (index, and the
+ * most entries it held at once), not its live keys, except that a table
+ * with no live key writes a minimal image.  The image is in native byte order and layout: it is read
+ * back by a build of the same source on the same kind of machine (the
+ * snapshot file names its format version; the header here has its own
+ * magic and the entry sizes).  0, or -ENOMEM (out is then marked oom).
+ *
+ * sl_wtable_load reads an image from *p (at most end - *p bytes) into wt,
+ * which must have the same value_size and be fresh (never inserted into,
+ * or left by a failed load); on success *p is advanced past the image.
+ * The image is not trusted: everything the table relies on is checked in
+ * sequential passes before the table is usable (index size, that every
+ * used slot is reachable from its home, counts, entry ids, long key
+ * lengths against their section, and that the slots name exactly the live
+ * entries, once each, with their hashes' tags), so a hostile image can
+ * make it neither read nor write out of bounds nor loop.  The last check
+ * is a fingerprint with random coefficients (a bad image passes it with
+ * probability below 2^-59, whatever the image: see wtable.c); the rest is
+ * exact.  The free list is not taken from the image but rebuilt, in id
+ * order.  each, if not NULL, is called once per live entry
+ * in id order, while the entry is in cache, with the table not yet usable
+ * (each may read and change its value block and read its key, nothing
+ * else); a non-zero return stops the load and is returned.
+ * Returns 0, -EINVAL (bad image, or wt not fresh), -ENOMEM, or each's
+ * error; on failure wt is left empty and usable, and *p unchanged.
+ */
+typedef int (*sl_wtable_load_fn)(void *arg, void *value);
+
+int sl_wtable_save(const struct sl_wtable *wt, struct sl_buf *out);
+int sl_wtable_load(struct sl_wtable *wt, const char **p, const char *end,
+                   sl_wtable_load_fn each, void *arg);
 
 #endif

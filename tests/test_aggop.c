@@ -15,6 +15,7 @@
  * and the late count) with a direct model of the semantics, for tumbling
  * and hopping windows with and without grace, EMIT FINAL and CHANGES.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +29,7 @@
 
 #include "engine/aggop.h"
 #include "engine/key.h"
+#include "engine/wtable_int.h"
 
 /* ---- harness -------------------------------------------------------- */
 
@@ -780,6 +782,327 @@ static void test_many_keys(void **state)
         run_random(100, 25, 50, true, 3000, 20000);
 }
 
+/* ---- snapshots (sl_aggop_save / sl_aggop_load) ----------------------- */
+
+static struct sl_buf h_save(const struct h *h)
+{
+        struct sl_buf b = {0};
+        uint64_t entries = 7;
+        assert_int_equal(sl_aggop_save(h->op, &b, &entries), 0);
+        assert_int_equal(entries, 7 + h_stats(h).keys);
+        return b;
+}
+
+/* Loads blob[0, len) into h's aggop from an exact-size copy. */
+static int h_load(struct h *h, const char *blob, size_t len)
+{
+        char *copy = malloc(len ? len : 1);
+        assert_non_null(copy);
+        memcpy(copy, blob, len);
+        const char *p = copy;
+        int rc = sl_aggop_load(h->op, &p, copy + len);
+        assert_ptr_equal(p, rc == 0 ? copy + len : copy);
+        memset(copy, 0xa5, len); /* the state must not point into it */
+        free(copy);
+        return rc;
+}
+
+/* A new harness of sql holding from's state, at from's stream time and seq. */
+static void h_restore(struct h *to, const struct h *from, const char *sql)
+{
+        struct sl_buf b = h_save(from);
+        h_init(to, sql);
+        assert_int_equal(h_load(to, b.p, b.len), 0);
+        to->st = from->st;
+        to->seq = from->seq;
+        struct sl_aggop_stats a = h_stats(from), c = h_stats(to);
+        assert_int_equal(c.keys, a.keys);
+        assert_int_equal(c.keys_max, a.keys);
+        /* saved again: the same bytes (a restored table saves as it loaded) */
+        struct sl_buf again = h_save(to);
+        if (b.len == again.len && memcmp(b.p, again.p, b.len) == 0) {
+                sl_buf_free(&again);
+        } else {
+                /* only if dead entries' free links differ (see wtable.c) */
+                assert_int_equal(b.len, again.len);
+                sl_buf_free(&again);
+        }
+        sl_buf_free(&b);
+}
+
+/* Rows of b from index ib on are exactly the rows of a from index ia on. */
+static void same_rows(const struct h *a, size_t ia, const struct h *b, size_t ib)
+{
+        assert_int_equal(a->nrows - ia, b->nrows - ib);
+        for (; ia < a->nrows; ia++, ib++) {
+                const struct row *x = &a->rows[ia], *y = &b->rows[ib];
+                if (x->seq != y->seq || x->wend != y->wend || x->first != y->first ||
+                    strcmp(x->text, y->text) != 0)
+                        fail_msg("row %zu: restored seq %llu wend %lld %s, original seq %llu "
+                                 "wend %lld %s", ia, (unsigned long long)y->seq,
+                                 (long long)y->wend, y->text, (unsigned long long)x->seq,
+                                 (long long)x->wend, x->text);
+        }
+}
+
+/*
+ * A run of random records; at a third the state is restored into B, at two
+ * thirds B's into C, and all go on with the same records: B and C must
+ * write exactly A's rows from their snapshot on.  Keys long and short.
+ */
+static void run_snapshots(const char *window, const char *emit, int nkeys, int nrec)
+{
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, SUM(v) AS total%s\n"
+                     "  FROM s %s GROUP BY k EMIT %s;", *window ? ", WINDOWSTART AS ws" : "",
+                 window, emit);
+        struct h a, b, c;
+        struct h *hs[3] = {&a, NULL, NULL};
+        size_t from_a[3] = {0};
+        h_init(&a, sql);
+        int64_t t = 1000;
+        for (int i = 0; i < nrec; i++) {
+                if (i == nrec / 3 || i == 2 * nrec / 3) {
+                        int n = i == nrec / 3 ? 1 : 2;
+                        h_restore(n == 1 ? &b : &c, hs[n - 1 ? 1 : 0], sql);
+                        hs[n] = n == 1 ? &b : &c;
+                        from_a[n] = a.nrows;
+                }
+                uint64_t r = rnd();
+                t += r % 97 == 0 ? 40 : (int64_t)(rnd() % 3);
+                int64_t ts = t - (r % 4 == 0 ? (int64_t)(rnd() % 30) : 0);
+                int key = (int)(rnd() % (uint64_t)nkeys);
+                char k[64];
+                if (key % 3 == 0)
+                        snprintf(k, sizeof k, "a key longer than the inline 24 bytes #%d", key);
+                else
+                        snprintf(k, sizeof k, "k%d", key);
+                int64_t v = (int64_t)(rnd() % 1000) - 500;
+                for (int j = 0; j < 3; j++)
+                        if (hs[j])
+                                rec(hs[j], k, v, ts);
+                if (r % 61 == 0)
+                        for (int j = 0; j < 3; j++)
+                                if (hs[j])
+                                        h_tick(hs[j], t + 5);
+        }
+        for (int j = 0; j < 3; j++) {
+                h_flush(hs[j]);
+                if (j)
+                        same_rows(&a, from_a[j], hs[j], 0);
+        }
+        struct sl_aggop_stats sa = h_stats(&a), sb = h_stats(&b), sc = h_stats(&c);
+        assert_int_equal(sb.keys, sa.keys);
+        assert_int_equal(sc.keys, sa.keys);
+        assert_true(a.nrows > from_a[2]);
+        h_free(&a);
+        h_free(&b);
+        h_free(&c);
+}
+
+static void test_snapshot_continues(void **state)
+{
+        (void)state;
+        run_snapshots("WINDOW TUMBLING (SIZE 10 MILLISECONDS)", "FINAL", 40, 3000);
+        run_snapshots("WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 20 MILLISECONDS)",
+                      "FINAL", 40, 3000);
+        run_snapshots("WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 20 MILLISECONDS)",
+                      "CHANGES", 40, 3000);
+        run_snapshots("WINDOW HOPPING (SIZE 12 MILLISECONDS, ADVANCE BY 4 MILLISECONDS, "
+                      "GRACE PERIOD 7 MILLISECONDS)", "FINAL", 25, 3000);
+        run_snapshots("WINDOW HOPPING (SIZE 12 MILLISECONDS, ADVANCE BY 4 MILLISECONDS)",
+                      "CHANGES", 25, 3000);
+        run_snapshots("", "CHANGES", 30, 2000);
+        /* many keys: the table grows several times, a deep free list */
+        run_snapshots("WINDOW TUMBLING (SIZE 50 MILLISECONDS, GRACE PERIOD 10 MILLISECONDS)",
+                      "FINAL", 5000, 40000);
+}
+
+/* A fresh aggop: empty state saves, loads, and loaded again is refused. */
+static void test_snapshot_empty(void **state)
+{
+        (void)state;
+        const char *sql = SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n FROM s\n"
+                              "  WINDOW TUMBLING (SIZE 10 MILLISECONDS) GROUP BY k EMIT FINAL;";
+        struct h a, b;
+        h_init(&a, sql);
+        h_restore(&b, &a, sql);
+        struct sl_buf blob = h_save(&a);
+        rec(&b, "x", 1, 5);
+        assert_int_equal(h_load(&b, blob.p, blob.len), -EINVAL); /* not fresh */
+        rec(&b, "x", 1, 25);
+        h_flush(&b);
+        expect_rows(&b, {2, 10, 1, "{\"k\":\"x\",\"n\":1}"}, {SL_SEQ_EOF, 30, 2, "{\"k\":\"x\",\"n\":1}"});
+        sl_buf_free(&blob);
+        h_free(&a);
+        h_free(&b);
+}
+
+/* ---- damaged snapshots ---- */
+
+/* Offsets inside a saved value block (struct entry and struct pane of
+ * aggop.c; test_snapshot_continues fails first if they change). */
+enum {
+        E_NEXT_CLOSE = 0, E_FINAL_DONE = 8, E_LIVE = 16, E_PANES = 24,
+        P_ID = 0, P_FIRST = 8, P_ACC = 16, ACC_N = 8, ACC_SIZE = 16,
+        SNAP_HEAD = 40, /* magic, vsize, npanes, nagg, st, k_done, started */
+};
+
+/* Offset of the value block of the entry with inline key key in blob. */
+static size_t value_at(const struct sl_buf *blob, const char *key, size_t klen)
+{
+        for (size_t i = SNAP_HEAD + SL_WT_OFF_KEY; i + klen <= blob->len; i++) {
+                if (memcmp(blob->p + i, key, klen) != 0)
+                        continue;
+                uint32_t kl;
+                memcpy(&kl, blob->p + i - SL_WT_OFF_KEY + SL_WT_OFF_KLEN, 4);
+                if (kl == klen)
+                        return i - SL_WT_OFF_KEY + SL_WT_ENTRY_HEAD;
+        }
+        fail_msg("key %.*s not in the snapshot", (int)klen, key);
+        return 0;
+}
+
+static int64_t get_i64(const char *p)
+{
+        int64_t v;
+        memcpy(&v, p, 8);
+        return v;
+}
+
+static void set_i64(char *p, int64_t v)
+{
+        memcpy(p, &v, 8);
+}
+
+/*
+ * The state the damaged snapshots start from (windows of 10 ms, grace 5):
+ * k0..k8 in window [0, 10), k0, k3, k6 also in [10, 20); at 16 the first
+ * window closed and took k1, k2, k4, k5, k7, k8 (dead entries), and k9,
+ * in [10, 20), took the last of them: the damaged entry, k9, comes after
+ * entries whose closes a load has registered already.  Stream time 16,
+ * 13 records.
+ */
+static void h_damaged_state(struct h *h, const char *sql)
+{
+        h_init(h, sql);
+        char k[8];
+        for (int i = 0; i < 9; i++) {
+                snprintf(k, sizeof k, "k%d", i);
+                rec(h, k, i, 3);
+        }
+        for (int i = 0; i < 9; i += 3) {
+                snprintf(k, sizeof k, "k%d", i);
+                rec(h, k, i, 14);
+        }
+        rec(h, "k9", 9, 16);
+        assert_int_equal(h_stats(h).keys, 4);
+}
+
+/* blob damaged must be refused, after which the same aggop loads the good
+ * blob and goes on exactly as the original. */
+static void refused_(const char *sql, const struct sl_buf *good, char *bad, size_t len,
+                     const char *what, int line)
+{
+        struct h b, ref;
+        h_init(&b, sql);
+        int rc = h_load(&b, bad, len);
+        if (rc != -EINVAL)
+                fail_msg("line %d (%s): load returned %d, want -EINVAL", line, what, rc);
+        assert_int_equal(h_stats(&b).keys, 0);
+        assert_int_equal(h_load(&b, good->p, good->len), 0);
+        /* the original, restored cleanly, as the reference */
+        h_init(&ref, sql);
+        assert_int_equal(h_load(&ref, good->p, good->len), 0);
+        ref.st = b.st = 16;
+        ref.seq = b.seq = 13;
+        rec(&ref, "k1", 5, 18);
+        rec(&b, "k1", 5, 18);
+        rec(&ref, "k2", 5, 31);
+        rec(&b, "k2", 5, 31);
+        h_flush(&ref);
+        h_flush(&b);
+        assert_true(ref.nrows > 0);
+        same_rows(&ref, 0, &b, 0);
+        h_free(&b);
+        h_free(&ref);
+        free(bad);
+}
+#define refused(sql, good, bad, what) refused_(sql, good, bad, (good)->len, what, __LINE__)
+
+static char *copy_of(const struct sl_buf *b)
+{
+        char *c = malloc(b->len);
+        assert_non_null(c);
+        memcpy(c, b->p, b->len);
+        return c;
+}
+
+static void test_snapshot_rejects(void **state)
+{
+        (void)state;
+        const char *sql = SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, SUM(v) AS s FROM s\n"
+                              "  WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS)\n"
+                              "  GROUP BY k EMIT FINAL;";
+        struct h a;
+        h_damaged_state(&a, sql);
+        struct sl_buf good = h_save(&a);
+        const size_t v9 = value_at(&good, "k9", 2);
+        uint32_t npanes, nagg;
+        memcpy(&npanes, good.p + 8, 4);
+        memcpy(&nagg, good.p + 12, 4);
+        assert_int_equal(nagg, 2);
+        /* k9's one pane: pane 1, in slot 1 */
+        const size_t pane9 = v9 + E_PANES + (1 % npanes) * (P_ACC + nagg * ACC_SIZE);
+        assert_int_equal(get_i64(good.p + v9 + E_LIVE) & 0xffffffff, 1);
+        assert_int_equal(get_i64(good.p + pane9 + P_ID), 1);
+        assert_int_equal(get_i64(good.p + pane9 + P_FIRST), 13);
+        char *c;
+
+        /* the header */
+        c = copy_of(&good), memcpy(c, "AGG1", 4), refused(sql, &good, c, "AGG1");
+        c = copy_of(&good), c[4] ^= 8, refused(sql, &good, c, "value size");
+        c = copy_of(&good), c[12] ^= 1, refused(sql, &good, c, "aggregates");
+        c = copy_of(&good), set_i64(c + 16, INT64_MAX - 1), refused(sql, &good, c, "stream time");
+        c = copy_of(&good), set_i64(c + 24, get_i64(c + 24) + 1), refused(sql, &good, c, "k_done");
+        c = copy_of(&good), set_i64(c + 32, 0), refused(sql, &good, c, "not started");
+        /* k9's entry */
+        c = copy_of(&good), set_i64(c + v9 + E_NEXT_CLOSE, get_i64(c + v9 + E_NEXT_CLOSE) + 1);
+        refused(sql, &good, c, "next_close between closes");
+        c = copy_of(&good), set_i64(c + v9 + E_NEXT_CLOSE, get_i64(c + v9 + E_NEXT_CLOSE) + 1000);
+        refused(sql, &good, c, "next_close after the pane is freed");
+        c = copy_of(&good), set_i64(c + v9 + E_FINAL_DONE, 1000), refused(sql, &good, c, "final_done ahead");
+        c = copy_of(&good), c[v9 + E_LIVE] = 2, refused(sql, &good, c, "live count");
+        c = copy_of(&good), set_i64(c + pane9 + P_ID, 2), refused(sql, &good, c, "pane in another slot");
+        c = copy_of(&good), set_i64(c + pane9 + P_ID, -100), refused(sql, &good, c, "pane long gone");
+        c = copy_of(&good), set_i64(c + pane9 + P_FIRST, 0), refused(sql, &good, c, "live pane empty");
+        c = copy_of(&good), set_i64(c + pane9 + P_ACC + ACC_N, -1), refused(sql, &good, c, "count -1");
+        c = copy_of(&good), set_i64(c + pane9 + P_ACC + ACC_SIZE + ACC_N, INT64_MAX);
+        refused(sql, &good, c, "count INT64_MAX");
+        /* the table's image under it (one case: tests/test_wtable.c has them) */
+        c = copy_of(&good), c[SNAP_HEAD] ^= 1, refused(sql, &good, c, "table image magic");
+        /* truncated anywhere; and trailing bytes are not the aggop's */
+        for (size_t cut = 0; cut < good.len; cut++)
+                refused_(sql, &good, copy_of(&good), cut, "truncated", __LINE__);
+        sl_buf_free(&good);
+        h_free(&a);
+
+        /* a multi-column key whose string length runs past the key */
+        const char *sql2 = SRC "CREATE TABLE t AS SELECT k, v, COUNT(*) AS n FROM s\n"
+                               "  WINDOW TUMBLING (SIZE 10 MILLISECONDS) GROUP BY k, v EMIT FINAL;";
+        h_damaged_state(&a, sql2);
+        good = h_save(&a);
+        /* key of ("k9", 9): length 2, "k9", 9 as 8 bytes little-endian */
+        const char key9[14] = {2, 0, 0, 0, 'k', '9', 9, 0, 0, 0, 0, 0, 0, 0};
+        size_t at = value_at(&good, key9, sizeof key9) - SL_WT_ENTRY_HEAD + SL_WT_OFF_KEY;
+        c = copy_of(&good), c[at] = 3, refused(sql2, &good, c, "string past the key");
+        c = copy_of(&good), c[at] = 1, refused(sql2, &good, c, "key bytes left over");
+        c = copy_of(&good), memset(c + at, 0xff, 4), refused(sql2, &good, c, "length 2^32 - 1");
+        sl_buf_free(&good);
+        h_free(&a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -796,6 +1119,9 @@ int main(void)
                 cmocka_unit_test(test_random_tumbling),
                 cmocka_unit_test(test_random_hopping),
                 cmocka_unit_test(test_many_keys),
+                cmocka_unit_test(test_snapshot_continues),
+                cmocka_unit_test(test_snapshot_empty),
+                cmocka_unit_test(test_snapshot_rejects),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

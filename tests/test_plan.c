@@ -240,10 +240,10 @@ static void test_property_errors(void **state)
                      "unknown property 'TIMESTAMP' (expected one of KAFKA_TOPIC, VALUE_FORMAT, "
                      "KEY_FORMAT, PARTITIONS, REPLICAS)");
         expect_error("CREATE STREAM s (a BIGINT) WITH (VALUE_FORMAT = 'AVRO');\n",
-                     "'AVRO'", 1, "VALUE_FORMAT 'AVRO' is not supported (supported: JSON)");
+                     "'AVRO'", 1, "VALUE_FORMAT 'AVRO' is not supported (supported: JSON, FLATBUFFERS)");
         expect_error(STREAM "CREATE STREAM o WITH (value_format = 'protobuf') AS SELECT amount FROM tx;",
                      "'protobuf'", 1,
-                     "VALUE_FORMAT 'protobuf' is not supported (supported: JSON)");
+                     "VALUE_FORMAT 'protobuf' is not supported (supported: JSON, FLATBUFFERS)");
         expect_error("CREATE STREAM s (a BIGINT) WITH (KAFKA_TOPIC = 't', kafka_topic = 'u');\n",
                      "kafka_topic", 1, "property 'kafka_topic' given twice");
         expect_error("CREATE STREAM s (a BIGINT) WITH (KAFKA_TOPIC = 5);\n",

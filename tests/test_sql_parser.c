@@ -383,6 +383,15 @@ static void test_precedence(void **state)
                 { "f(a + 1, g(b), 'x')", "f((a + 1), g(b), 'x')" },
                 { "f()", "f()" },
                 { "count(*)", "count(*)" },
+                { "a || b || c", "((a || b) || c)" },
+                { "a + b || c - d", "((a + b) || (c - d))" },
+                { "a || b = c || d", "((a || b) = (c || d))" },
+                { "a || b IS NULL", "((a || b) IS NULL)" },
+                { "NOT a || b = c", "(NOT ((a || b) = c))" },
+                { "-a || b * c", "((-a) || (b * c))" },
+                { "CASE WHEN a THEN b + 1 ELSE c END * 2", "(CASE WHEN a THEN (b + 1) ELSE c END * 2)" },
+                { "cast(a + 1 as varchar) || 'x'", "(CAST((a + 1) AS STRING) || 'x')" },
+                { "Case a When 1 Then 'x' End", "CASE a WHEN 1 THEN 'x' END" },
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
                 assert_string_equal(formatted(cases[i].in), cases[i].out);
@@ -472,6 +481,73 @@ static void test_window_keywords_and_names(void **state)
         sl_script_free(script);
 }
 
+static void test_case_cast_concat(void **state)
+{
+        (void)state;
+        /* searched CASE: WHEN/THEN pairs, then ELSE */
+        struct sl_script *script =
+                parse_expr("CASE WHEN a > 1 THEN 'x' WHEN b THEN 'y' ELSE z END AS c");
+        const struct sl_expr *e = first_item(script);
+        assert_int_equal(e->kind, SL_EX_CASE);
+        assert_pos(e->pos, 1, EXPR_COL);
+        assert_false(e->has_operand);
+        assert_true(e->has_else);
+        assert_int_equal(e->nargs, 5);
+        assert_int_equal(e->args[0]->kind, SL_EX_BINARY);
+        assert_int_equal(e->args[0]->op, SL_OP_GT);
+        assert_int_equal(e->args[1]->kind, SL_EX_STRING);
+        assert_pos(e->args[1]->pos, 1, EXPR_COL + 21);
+        assert_column(e->args[2], "b", 1, EXPR_COL + 30);
+        assert_column(e->args[4], "z", 1, EXPR_COL + 46);
+        assert_string_equal(script->stmts[0].select->items[0].alias, "c");
+        sl_script_free(script);
+
+        /* simple CASE without ELSE */
+        script = parse_expr("case x when 1 then 'one' when 2 then 'two' end");
+        e = first_item(script);
+        assert_int_equal(e->kind, SL_EX_CASE);
+        assert_true(e->has_operand);
+        assert_false(e->has_else);
+        assert_int_equal(e->nargs, 5);
+        assert_column(e->args[0], "x", 1, EXPR_COL + 5);
+        assert_int_equal(e->args[3]->kind, SL_EX_INT);
+        assert_int_equal(e->args[3]->u.i, 2);
+        sl_script_free(script);
+
+        /* CAST keeps the target type; VARCHAR is STRING, INT is INTEGER */
+        script = parse_expr("CAST(a + 1 AS varchar), cast(b AS Int), CAST(c AS BOOLEAN)");
+        const struct sl_select *sel = script->stmts[0].select;
+        e = sel->items[0].expr;
+        assert_int_equal(e->kind, SL_EX_CAST);
+        assert_pos(e->pos, 1, EXPR_COL);
+        assert_int_equal(e->cast_to, SL_T_STRING);
+        assert_int_equal(e->nargs, 1);
+        assert_int_equal(e->args[0]->op, SL_OP_ADD);
+        assert_int_equal(sel->items[1].expr->cast_to, SL_T_INT);
+        assert_int_equal(sel->items[2].expr->cast_to, SL_T_BOOL);
+        sl_script_free(script);
+
+        /* || is a binary operator, left-associative, below + and - */
+        script = parse_expr("a || 'b' || c + 1");
+        e = first_item(script);
+        assert_int_equal(e->kind, SL_EX_BINARY);
+        assert_int_equal(e->op, SL_OP_CONCAT);
+        assert_int_equal(e->args[0]->op, SL_OP_CONCAT);
+        assert_int_equal(e->args[1]->op, SL_OP_ADD);
+        assert_pos(e->pos, 1, EXPR_COL);
+        sl_script_free(script);
+
+        /* string literals anywhere an expression goes */
+        script = parse_ok("CREATE TABLE t AS SELECT 'k' AS k, COUNT(*) FROM s WHERE 'a' < b\n"
+                          "  GROUP BY k HAVING MAX(x) || 'y' <> '' EMIT CHANGES");
+        sel = script->stmts[0].select;
+        assert_int_equal(sel->items[0].expr->kind, SL_EX_STRING);
+        assert_int_equal(sel->where->args[0]->kind, SL_EX_STRING);
+        assert_int_equal(sel->having->args[0]->op, SL_OP_CONCAT);
+        assert_int_equal(sel->having->args[1]->u.s.len, 0);
+        sl_script_free(script);
+}
+
 static void test_format(void **state)
 {
         (void)state;
@@ -497,6 +573,10 @@ static void test_format(void **state)
                 { "TRUE AND NOT FALSE", "(TRUE AND (NOT FALSE))" },
                 { "x IS NOT NULL", "(x IS NOT NULL)" },
                 { "-(a)", "(-a)" },
+                { "CAST(a AS INT)", "CAST(a AS INTEGER)" },
+                { "CAST(a AS VARCHAR)", "CAST(a AS STRING)" },
+                { "`end` || `WHEN`", "(`end` || `WHEN`)" },
+                { "CASE WHEN a THEN 1 END", "CASE WHEN a THEN 1 END" },
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
                 assert_string_equal(formatted(cases[i].in), cases[i].out);
@@ -523,7 +603,9 @@ static void test_format_truncates(void **state)
 static bool same_tree(const struct sl_expr *a, const struct sl_expr *b)
 {
         if (a->kind != b->kind || a->op != b->op || a->nargs != b->nargs ||
-            a->negated != b->negated || a->star != b->star)
+            a->negated != b->negated || a->star != b->star ||
+            a->has_operand != b->has_operand || a->has_else != b->has_else ||
+            (a->kind == SL_EX_CAST && a->cast_to != b->cast_to))
                 return false;
         if ((a->name == NULL) != (b->name == NULL) || (a->name && strcmp(a->name, b->name)))
                 return false;
@@ -571,6 +653,14 @@ static void test_format_round_trips(void **state)
                 "1e-300 * 123456789.123456789 + 5e-324",
                 "-9223372036854775808 <> 9223372036854775807",
                 "TRUE = (NOT FALSE)",
+                "CASE WHEN a > 1 THEN 'x' WHEN b IS NULL THEN c || 'y' ELSE NULL END",
+                "CASE a + 1 WHEN 2 THEN CASE WHEN b THEN 1 END WHEN 3 THEN 4 ELSE 5 END",
+                "CASE WHEN x THEN y END",
+                "CAST(CAST(a AS INT) AS DOUBLE) + CAST('1' AS BIGINT)",
+                "CAST(b AS BOOLEAN) = CAST(s AS VARCHAR)",
+                "'a' || b || CONCAT(c, 'd') || FORMAT('%s', e)",
+                "ROUND(AVG(x), 2) > LEAST(1, GREATEST(2, 3))",
+                "`end` + `case`",
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 char text[1024];
@@ -643,7 +733,8 @@ static void test_depth_limits(void **state)
         free(s);
 
         /* Hostile input: a million of anything fails cleanly. */
-        static const char *const units[] = { "(", "- ", "NOT ", "f(", "a OR ", "- (" };
+        static const char *const units[] = { "(", "- ", "NOT ", "f(", "a OR ", "- (",
+                                             "CAST(", "CASE WHEN ", "CASE ", "a || " };
         for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
                 struct sl_sql_error err;
                 s = repeat(pre, units[i], 1000000, "a", "", 0, "");
@@ -786,6 +877,38 @@ static const struct error_case error_cases[] = {
         { "-- comment\n/* open\n  comment", 2, 1, "unterminated block comment" },
         { "CREATE STREAM o AS\n  SELECT a #b FROM s", 2, 12, "unexpected character '#'" },
         { "CREATE STREAM `` AS", 1, 15, "empty quoted identifier" },
+        { "CREATE STREAM o AS SELECT CASE a FROM s", 1, 34,
+          "expected WHEN after the CASE operand, found 'FROM'" },
+        { "CREATE STREAM o AS SELECT CASE WHEN a 'x' END FROM s", 1, 39,
+          "expected THEN after the WHEN condition, found string 'x'" },
+        { "CREATE STREAM o AS SELECT CASE WHEN a THEN 1 FROM s", 1, 46,
+          "expected WHEN, ELSE or END in the CASE at 1:27, found 'FROM'" },
+        { "CREATE STREAM o AS SELECT\n  CASE WHEN a THEN 1 ELSE 2 WHEN b THEN 3 END FROM s", 2, 29,
+          "expected END to close the CASE at 2:3, found 'WHEN'" },
+        { "CREATE STREAM o AS SELECT CASE END FROM s", 1, 32, "expected expression, found 'END'" },
+        { "CREATE STREAM o AS SELECT CASE WHEN THEN 1 END FROM s", 1, 37,
+          "expected expression, found 'THEN'" },
+        { "CREATE STREAM o AS SELECT CASE WHEN a THEN END FROM s", 1, 44,
+          "expected expression, found 'END'" },
+        { "CREATE STREAM o AS SELECT CAST a AS INT FROM s", 1, 32, "expected '(' after CAST, found 'a'" },
+        { "CREATE STREAM o AS SELECT CAST(a INT) FROM s", 1, 34,
+          "expected AS and a type in CAST, found 'INT'" },
+        { "CREATE STREAM o AS SELECT CAST(a AS DECIMAL) FROM s", 1, 37,
+          "expected a type after AS in CAST (STRING, VARCHAR, BIGINT, INTEGER, INT, DOUBLE or BOOLEAN), found 'DECIMAL'" },
+        { "CREATE STREAM o AS SELECT CAST(a AS `INT`) FROM s", 1, 37,
+          "expected a type after AS in CAST (STRING, VARCHAR, BIGINT, INTEGER, INT, DOUBLE or BOOLEAN), found '`INT`'" },
+        { "CREATE STREAM o AS SELECT CAST(a AS INT FROM s", 1, 41,
+          "expected ')' to close the CAST at 1:27, found 'FROM'" },
+        { "CREATE STREAM o AS SELECT CAST(a, b) FROM s", 1, 33,
+          "expected AS and a type in CAST, found ','" },
+        { "CREATE STREAM o AS SELECT a | b FROM s", 1, 29, "unexpected character '|' (did you mean '||'?)" },
+        { "CREATE STREAM o AS SELECT a || FROM s", 1, 32, "expected expression, found 'FROM'" },
+        { "CREATE STREAM o AS SELECT a end FROM s", 1, 29,
+          "expected ',' or FROM after select item, found 'end'" },
+        { "CREATE STREAM s (case INT);", 1, 18,
+          "expected column name, found keyword 'case' (write it in backticks to use it as a name)" },
+        { "CREATE STREAM o AS SELECT a AS when FROM s", 1, 32,
+          "expected alias after AS, found keyword 'when' (write it in backticks to use it as a name)" },
 };
 
 static void test_errors(void **state)
@@ -857,6 +980,8 @@ static void test_random_mutations(void **state)
                 ";", ".", "*", "-", "+", "<", "<>", "=", "a ", "`b` ", "'s' ", "'x''y' ", "5 ",
                 "1.5 ", "9223372036854775808 ", "MINUTES ", "NOT ", "IS ", "NULL ", "AND ",
                 "OR ", "COUNT(*) ", "KEY ", "STRING ", "INT ", "--c\n", "/*c*/", "\n",
+                "CASE ", "WHEN ", "THEN ", "ELSE ", "END ", "CAST(", "AS DOUBLE) ", "||", "|",
+                "ROUND(", "FORMAT('%d', ",
         };
         size_t npieces = sizeof(pieces) / sizeof(pieces[0]);
         size_t base = strlen(design_example);
@@ -915,6 +1040,7 @@ int main(void)
                 cmocka_unit_test(test_negative_literals),
                 cmocka_unit_test(test_literals),
                 cmocka_unit_test(test_window_keywords_and_names),
+                cmocka_unit_test(test_case_cast_concat),
                 cmocka_unit_test(test_format),
                 cmocka_unit_test(test_format_truncates),
                 cmocka_unit_test(test_format_round_trips),

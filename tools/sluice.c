@@ -5,6 +5,7 @@
  *              [--workers N] [--max-record BYTES] [--no-pin] [--quiet]
  *   sluice check PIPELINE.sql      parse and plan; errors as FILE:LINE:COL: message
  *   sluice explain PIPELINE.sql    the plan, readable
+ *   sluice schema PIPELINE.sql [NAME]   the FlatBuffers schema (.fbs)
  *
  * Exit codes: 0 done, 2 usage or SQL error (nothing was run), 1 a failure
  * while running.
@@ -60,11 +61,13 @@ static void usage(FILE *f)
               "       sluice state DIR\n"
               "       sluice check PIPELINE.sql\n"
               "       sluice explain PIPELINE.sql\n"
+              "       sluice schema PIPELINE.sql [STREAM|QUERY]\n"
               "       sluice version\n"
               "\n"
               "run      with --input: runs the pipeline over NDJSON files (one JSON object per\n"
-              "         line); --output - (the default) writes rows to standard output; a\n"
-              "         directory gets one <topic>.ndjson per sink.\n"
+              "         line; VALUE_FORMAT='FLATBUFFERS' streams: size-prefixed buffers); --output -\n"
+              "         (the default) writes rows to standard output; a directory gets one\n"
+              "         <topic>.ndjson (or <topic>.fb) per sink.\n"
               "         without --input: runs against Kafka (brokers from --bootstrap or SET\n"
               "         'bootstrap.servers'; --mock starts librdkafka's mock cluster in process),\n"
               "         exactly-once by default, until SIGINT/SIGTERM (or, with --bounded, the\n"
@@ -76,6 +79,9 @@ static void usage(FILE *f)
               "state    lists the snapshots in a checkpoint directory and checks each one.\n"
               "check    parses and plans the pipeline, reporting errors as FILE:LINE:COL.\n"
               "explain  prints the plan.\n"
+              "schema   prints the FlatBuffers schema (.fbs, for flatc) of the streams and\n"
+              "         queries with VALUE_FORMAT='FLATBUFFERS', or of the one named, with\n"
+              "         its root_type.\n"
               "\n"
               "exit codes: 0 done, 2 usage or pipeline error (nothing ran), 1 failure while\n"
               "running, 3 Kafka reported a fatal error (a fenced producer), 4 state.max.bytes\n"
@@ -152,6 +158,29 @@ static int cmd_explain(int argc, char **argv)
         if (!text) {
                 fprintf(stderr, "sluice: out of memory\n");
                 rc = 1;
+        } else {
+                fputs(text, stdout);
+                free(text);
+        }
+        sluice_pipeline_free(p);
+        return rc;
+}
+
+static int cmd_schema(int argc, char **argv)
+{
+        if (argc != 2 && argc != 3) {
+                fprintf(stderr, "sluice schema: expected a pipeline file and, optionally, a stream or query name\n");
+                return EXIT_USAGE;
+        }
+        struct sluice_pipeline *p = load(argv[1]);
+        if (!p)
+                return EXIT_USAGE;
+        char err[1024];
+        char *text = sluice_pipeline_schema(p, argc == 3 ? argv[2] : NULL, err, sizeof err);
+        int rc = 0;
+        if (!text) {
+                fprintf(stderr, "sluice schema: %s\n", err);
+                rc = EXIT_USAGE;
         } else {
                 fputs(text, stdout);
                 free(text);
@@ -371,6 +400,8 @@ int main(int argc, char **argv)
                 return cmd_check(argc - 1, argv + 1);
         if (strcmp(cmd, "explain") == 0)
                 return cmd_explain(argc - 1, argv + 1);
+        if (strcmp(cmd, "schema") == 0)
+                return cmd_schema(argc - 1, argv + 1);
         if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
                 printf("sluice %s\n", sluice_version());
                 return 0;

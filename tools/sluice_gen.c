@@ -9,6 +9,7 @@
  *              [--key-field NAME] [--timestamp event|now] [--set NAME=VALUE]...
  *   sluice-gen --from FILE|- --bootstrap HOST:PORT --topic NAME [--rate N]
  *              [--key-field NAME] [--timestamp event|now] [--set NAME=VALUE]...
+ *              [--format json|flatbuffers]
  *
  * Each line: {"transactionId":"t<n>","userId":"user<k>","account":<k>,
  *             "amount":<x.yy>,"type":"deposit|withdrawal","timestamp":<ms>}
@@ -16,6 +17,25 @@
  * time, default 10000), minus a random delay of up to --disorder ms (out of
  * order records).  --bad emits that many malformed lines per thousand.
  * The same flags always give the same bytes.
+ *
+ * --format flatbuffers writes the same events (the same seed gives the
+ * same values) as FlatBuffers tables of the generator's stream, field i
+ * being column i of
+ *   CREATE STREAM transactions (transactionId STRING, userId STRING,
+ *       account BIGINT, amount DOUBLE, type STRING, `timestamp` BIGINT)
+ *       WITH (VALUE_FORMAT='FLATBUFFERS', TIMESTAMP='timestamp');
+ * (bench/scenarios/tumbling_sum_count_avg_fb.sql; `sluice schema` prints the
+ * .fbs), size-prefixed in a file (as flatc's FinishSizePrefixed writes
+ * them), one bare buffer per Kafka message.  The writer below is
+ * independent of sluice's own encoder and lays tables out differently
+ * (the vtable after its table), so reading its output tests the decoder.
+ * --bad records are damaged where their JSON twins are: a root offset out
+ * of bounds (truncated JSON), bytes that are no FlatBuffer (not JSON, an
+ * array), a misaligned amount (amount of the wrong type), no timestamp,
+ * a timestamp out of range (a timestamp of the wrong type).  Each is still
+ * framed correctly, so the records after it are read.  With --from, a file
+ * of size-prefixed buffers is replayed, one buffer per message, without a
+ * key, stamped with the time of sending.
  *
  * With --bootstrap each line (without its newline) is one Kafka message.
  * Its key is the top-level field --key-field of the line (default userId
@@ -113,10 +133,12 @@ static const char *const bad_lines[] = {
 struct gen {
         uint64_t keys, eps, disorder, start, bad;
         bool zipf;
+        bool fb;                /* --format flatbuffers */
 };
 
 struct event {
         const char *bad_line;   /* a malformed line, or NULL */
+        size_t bad_kind;        /* its index in bad_lines */
         uint64_t i, k;
         int64_t ts, cents;
 };
@@ -130,7 +152,8 @@ static void gen_event(const struct gen *g, uint64_t i, struct event *ev)
         ev->i = i;
         ev->ts = (int64_t)(g->start + i * 1000 / g->eps);
         if (g->bad && next_u64() % 1000 < g->bad) {
-                ev->bad_line = bad_lines[next_u64() % (sizeof bad_lines / sizeof bad_lines[0])];
+                ev->bad_kind = next_u64() % (sizeof bad_lines / sizeof bad_lines[0]);
+                ev->bad_line = bad_lines[ev->bad_kind];
                 return;
         }
         ev->bad_line = NULL;
@@ -160,6 +183,119 @@ static size_t format_event(const struct event *ev, char *buf)
         return (size_t)n;
 }
 
+/* FlatBuffers: the generator's table, written by hand (see the top). */
+#define FB_MAX_LEN 256
+
+static void put16(unsigned char *p, uint16_t v)
+{
+        p[0] = (unsigned char)v;
+        p[1] = (unsigned char)(v >> 8);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+        for (int i = 0; i < 4; i++)
+                p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+        for (int i = 0; i < 8; i++)
+                p[i] = (unsigned char)(v >> (8 * i));
+}
+
+struct fb_rec {
+        const char *str[3];     /* transactionId, userId, type (fields 0, 1, 4); NULL: absent */
+        bool has[3];            /* account, amount, timestamp (fields 2, 3, 5) present */
+        int64_t account, ts;
+        double amount;
+};
+
+/*
+ * Writes r into out as [u32 size, if head is 4][root offset][table]
+ * [vtable][strings], padded to a multiple of 8, aligned relative to out
+ * (which is what a size-prefixed buffer is aligned to).  Returns its length.
+ */
+static size_t fb_write(const struct fb_rec *r, size_t head, unsigned char *out)
+{
+        static const uint16_t str_id[3] = {0, 1, 4}, num_id[3] = {2, 3, 5};
+        size_t t = head + 4;                    /* the table */
+        size_t f8 = (t + 4 + 7) & ~(size_t)7;   /* account, amount, timestamp */
+        size_t f4 = f8 + 24;                    /* the three string offsets */
+        size_t vt = f4 + 12;                    /* the vtable follows the table */
+        size_t s = vt + 4 + 2 * 6;
+        memset(out, 0, FB_MAX_LEN);
+        put32(out + head, (uint32_t)(t - head));
+        put32(out + t, (uint32_t)(int32_t)(t - vt)); /* negative: vtable after */
+        put16(out + vt, 4 + 2 * 6);
+        put16(out + vt + 2, (uint16_t)(vt - t));
+        uint64_t nums[3] = {(uint64_t)r->account, 0, (uint64_t)r->ts};
+        memcpy(&nums[1], &r->amount, sizeof r->amount);
+        for (int i = 0; i < 3; i++) {
+                if (!r->has[i])
+                        continue;
+                put64(out + f8 + 8 * i, nums[i]);
+                put16(out + vt + 4 + 2 * num_id[i], (uint16_t)(f8 + 8 * i - t));
+        }
+        for (int i = 0; i < 3; i++) {
+                if (!r->str[i])
+                        continue;
+                size_t n = strlen(r->str[i]);
+                put32(out + f4 + 4 * i, (uint32_t)(s - (f4 + 4 * i)));
+                put16(out + vt + 4 + 2 * str_id[i], (uint16_t)(f4 + 4 * i - t));
+                put32(out + s, (uint32_t)n);
+                memcpy(out + s + 4, r->str[i], n + 1);
+                s = (s + 4 + n + 1 + 3) & ~(size_t)3;
+        }
+        size_t len = (s + 7) & ~(size_t)7;
+        if (head)
+                put32(out, (uint32_t)(len - 4));
+        return len;
+}
+
+/* Event ev as a FlatBuffer (after a size prefix if head is 4); returns
+ * the length.  Strings are at most 24 bytes, so FB_MAX_LEN is plenty. */
+static size_t format_fb(const struct event *ev, size_t head, unsigned char *out)
+{
+        char tid[32], uid[32];
+        struct fb_rec r = {.str = {tid, uid, NULL}};
+        if (ev->bad_line) {
+                static const char *const garbage[sizeof bad_lines / sizeof bad_lines[0]] = {
+                        [1] = "not a flatbuffer", [2] = "[1,2,3]"};
+                if (garbage[ev->bad_kind]) {
+                        size_t n = strlen(garbage[ev->bad_kind]);
+                        memcpy(out + head, garbage[ev->bad_kind], n);
+                        if (head)
+                                put32(out, (uint32_t)n);
+                        return head + n;
+                }
+                snprintf(tid, sizeof tid, "bad");
+                snprintf(uid, sizeof uid, "user1");
+                r.has[1] = true;
+                r.amount = 1.0;
+                r.has[2] = ev->bad_kind != 4;
+                r.ts = ev->bad_kind == 5 ? INT64_MAX : 1;
+                size_t len = fb_write(&r, head, out);
+                if (ev->bad_kind == 0) /* the root offset points past the end */
+                        put32(out + head, 0x7FFFFFF0u);
+                if (ev->bad_kind == 3) { /* amount 4 bytes into its 8-byte slot */
+                        size_t t = head + 4, f8 = (t + 4 + 7) & ~(size_t)7, vt = f8 + 36;
+                        put16(out + vt + 4 + 2 * 3, (uint16_t)(f8 + 8 + 4 - t));
+                }
+                return len;
+        }
+        snprintf(tid, sizeof tid, "t%llu", (unsigned long long)ev->i);
+        snprintf(uid, sizeof uid, "user%llu", (unsigned long long)ev->k);
+        r.str[2] = ev->cents < 0 ? "withdrawal" : "deposit";
+        r.has[0] = r.has[1] = r.has[2] = true;
+        r.account = (int64_t)ev->k;
+        /* The double nearest to the decimal the JSON line prints: cents and
+         * 100 are exact, so one correctly rounded division gives it. */
+        r.amount = (double)ev->cents / 100.0;
+        r.ts = ev->ts;
+        return fb_write(&r, head, out);
+}
+
 static int write_file(const struct gen *g, uint64_t events, const char *out)
 {
         struct event ev;
@@ -172,7 +308,10 @@ static int write_file(const struct gen *g, uint64_t events, const char *out)
         setvbuf(f, NULL, _IOFBF, 1 << 20);
         for (uint64_t i = 0; i < events; i++) {
                 gen_event(g, i, &ev);
-                if (ev.bad_line)
+                if (g->fb) {
+                        unsigned char fb[FB_MAX_LEN];
+                        fwrite(fb, 1, format_fb(&ev, 4, fb), f);
+                } else if (ev.bad_line)
                         fprintf(f, "%s\n", ev.bad_line);
                 else
                         fprintf(f, EVENT_FMT, EVENT_ARGS(&ev));
@@ -713,6 +852,8 @@ struct source {
         const struct gen *g;
         uint64_t events, i;             /* events 0: no end */
         char line[LINE_MAX_LEN];
+        unsigned char fb[FB_MAX_LEN];   /* --format flatbuffers: the event's buffer */
+        size_t fblen;
         FILE *f;
         const char *path;
         char *buf;
@@ -744,6 +885,40 @@ static void source_close(struct source *src)
  * lines only).  Returns 1, 0 at the end, -1 on a read error.  A replayed
  * file's empty lines are skipped.
  */
+/* --from FILE --format flatbuffers: the next size-prefixed frame's buffer. */
+static int source_next_frame(struct source *src, const char **val, size_t *len, int64_t *ts)
+{
+        unsigned char head[4];
+        size_t got = fread(head, 1, 4, src->f);
+        if (got == 0 && !ferror(src->f))
+                return 0;
+        uint32_t n = (uint32_t)head[0] | (uint32_t)head[1] << 8 | (uint32_t)head[2] << 16 |
+                     (uint32_t)head[3] << 24;
+        if (got == 4 && n > (1u << 30)) {
+                fprintf(stderr, "sluice-gen: %s: a frame of %u bytes: not size-prefixed FlatBuffers?\n",
+                        src->path, n);
+                return -1;
+        }
+        if (got == 4 && src->cap < n) {
+                char *b = realloc(src->buf, n);
+                if (!b) {
+                        fprintf(stderr, "sluice-gen: out of memory\n");
+                        return -1;
+                }
+                src->buf = b;
+                src->cap = n;
+        }
+        if (got < 4 || fread(src->buf, 1, n, src->f) != n) {
+                fprintf(stderr, "sluice-gen: read %s: %s\n", src->path,
+                        ferror(src->f) ? strerror(errno) : "the file ends inside a frame");
+                return -1;
+        }
+        *val = src->buf;
+        *len = n;
+        *ts = 0;
+        return 1;
+}
+
 static int source_next(struct source *src, const char **line, size_t *len, int64_t *ts)
 {
         if (!src->f) {
@@ -752,10 +927,14 @@ static int source_next(struct source *src, const char **line, size_t *len, int64
                 struct event ev;
                 gen_event(src->g, src->i++, &ev);
                 *len = format_event(&ev, src->line) - 1;
+                if (src->g->fb)
+                        src->fblen = format_fb(&ev, 0, src->fb);
                 *ts = ev.ts;
                 *line = src->line;
                 return 1;
         }
+        if (src->g->fb)
+                return source_next_frame(src, line, len, ts);
         for (;;) {
                 ssize_t n = getline(&src->buf, &src->cap, src->f);
                 if (n < 0) {
@@ -805,7 +984,10 @@ static int produce_all(struct producer *p, struct source *src, const struct kafk
                         ts = field_timestamp(&f[ts_i]);
                 else if (ts < 0)
                         ts = 0;         /* before 1970: let librdkafka say now */
-                if (produce(p, line, len, key ? key->val : NULL, key ? key->len : 0, ts))
+                /* FlatBuffers: the key still comes from the event's JSON twin. */
+                const char *val = src->fblen ? (const char *)src->fb : line;
+                size_t vlen = src->fblen ? src->fblen : len;
+                if (produce(p, val, vlen, key ? key->val : NULL, key ? key->len : 0, ts))
                         break;
                 pace(&pc, p->rk, p->produced);
         }
@@ -856,7 +1038,7 @@ static void usage(void)
                "                  [--set NAME=VALUE]...\n"
                "       sluice-gen --from FILE|- --bootstrap HOST:PORT --topic NAME\n"
                "                  [--rate N] [--key-field NAME] [--timestamp event|now]\n"
-               "                  [--set NAME=VALUE]...\n"
+               "                  [--set NAME=VALUE]... [--format json|flatbuffers]\n"
                "\n"
                "Kafka output: one message per line, keyed by the top-level field\n"
                "--key-field (default userId when generating, no key for --from).\n"
@@ -865,7 +1047,12 @@ static void usage(void)
                "                   the line's integer \"timestamp\" field); now: time of sending\n"
                "                   (default for --from)\n"
                "  --set NAME=VALUE a librdkafka property (repeatable)\n"
-               "  --format json    the record format (JSON, the only one so far)\n"
+               "  --format F       json (the default), or flatbuffers: the same events as\n"
+               "                   FlatBuffers tables of the stream (transactionId STRING,\n"
+               "                   userId STRING, account BIGINT, amount DOUBLE, type STRING,\n"
+               "                   `timestamp` BIGINT), size-prefixed in a file, one buffer\n"
+               "                   per Kafka message; with --from, replays a file of\n"
+               "                   size-prefixed buffers, one per message, without keys\n"
                "  --events 0       no end: run until SIGINT or SIGTERM\n");
 }
 
@@ -1037,10 +1224,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 case 'b': rc = parse_u64("--bad", optarg, &o->g.bad); break;
                 case 'o': o->out = optarg; o->out_given = true; break;
                 case 'F':
-                        /* The record format; JSON is the one there is until
-                         * FlatBuffers records exist. */
-                        if (strcmp(optarg, "json") != 0) {
-                                fprintf(stderr, "sluice-gen: --format '%s': expected json\n", optarg);
+                        if (strcmp(optarg, "flatbuffers") == 0) {
+                                o->g.fb = true;
+                        } else if (strcmp(optarg, "json") != 0) {
+                                fprintf(stderr, "sluice-gen: --format '%s': expected json or flatbuffers\n",
+                                        optarg);
                                 rc = -1;
                         }
                         break;
@@ -1088,6 +1276,11 @@ static int check_args(const struct opts *o)
         }
         if (!ko->bootstrap && o->kafka_flag) {
                 fprintf(stderr, "sluice-gen: %s needs --bootstrap and --topic\n", o->kafka_flag);
+                return 2;
+        }
+        if (ko->from && o->g.fb && (ko->key_field || ko->ts == TS_EVENT)) {
+                fprintf(stderr, "sluice-gen: --from with --format flatbuffers replays buffers without "
+                                "keys or event times (no --key-field, no --timestamp event)\n");
                 return 2;
         }
         if (ko->from && o->gen_flag) {

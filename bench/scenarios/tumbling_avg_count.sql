@@ -1,4 +1,5 @@
 -- bench/e2e.sh default scenario: 5-minute tumbling AVG and COUNT per user, EMIT FINAL.
+-- @bench mode=file
 CREATE STREAM transactions (transactionId STRING, userId STRING, amount DOUBLE, `timestamp` BIGINT)
   WITH (KAFKA_TOPIC='transactions', VALUE_FORMAT='JSON', TIMESTAMP='timestamp');
 CREATE TABLE stats AS SELECT userId, AVG(amount) AS avgAmount, COUNT(*) AS n,

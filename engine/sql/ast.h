@@ -35,6 +35,8 @@ enum sl_expr_kind {
         SL_EX_BINARY,      /* op, args[0], args[1] */
         SL_EX_IS_NULL,     /* args[0]; negated = IS NOT NULL */
         SL_EX_CALL,        /* name(args...) or name(*) with star */
+        SL_EX_CASE,        /* args: [operand] when1 then1 ... [else]; see has_operand, has_else */
+        SL_EX_CAST,        /* CAST(args[0] AS cast_to) */
 };
 
 enum sl_op {
@@ -54,6 +56,7 @@ enum sl_op {
         SL_OP_GE,
         SL_OP_AND,
         SL_OP_OR,
+        SL_OP_CONCAT, /* || */
 };
 
 struct sl_expr {
@@ -75,6 +78,9 @@ struct sl_expr {
         uint32_t nargs;
         struct sl_expr **args;
         const char *qualifier; /* COLUMN: s in s.col (name is col); NULL if unqualified */
+        bool has_operand;      /* CASE x WHEN ...: args[0] is x */
+        bool has_else;         /* CASE ... ELSE e END: the last arg is e */
+        enum sl_type cast_to;  /* CAST: the target type */
 };
 
 struct sl_column_def {

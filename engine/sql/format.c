@@ -120,6 +120,7 @@ static const char *op_text(enum sl_op op)
         case SL_OP_GE: return " >= ";
         case SL_OP_AND: return " AND ";
         case SL_OP_OR: return " OR ";
+        case SL_OP_CONCAT: return " || ";
         }
         return "?";
 }
@@ -201,6 +202,33 @@ static void format(struct sl_fmt *f, const struct sl_expr *e)
                                 put_str(f, ", ");
                         format(f, e->args[i]);
                 }
+                put_str(f, ")");
+                break;
+        case SL_EX_CASE: {
+                uint32_t i = 0, end = e->nargs - (e->has_else ? 1 : 0);
+                put_str(f, "CASE");
+                if (e->has_operand) {
+                        put_str(f, " ");
+                        format(f, e->args[i++]);
+                }
+                for (; i < end; i += 2) {
+                        put_str(f, " WHEN ");
+                        format(f, e->args[i]);
+                        put_str(f, " THEN ");
+                        format(f, e->args[i + 1]);
+                }
+                if (e->has_else) {
+                        put_str(f, " ELSE ");
+                        format(f, e->args[end]);
+                }
+                put_str(f, " END");
+                break;
+        }
+        case SL_EX_CAST:
+                put_str(f, "CAST(");
+                format(f, e->args[0]);
+                put_str(f, " AS ");
+                put_str(f, sl_type_name(e->cast_to));
                 put_str(f, ")");
                 break;
         }

@@ -35,9 +35,13 @@ static const struct {
         { "AND", SL_KW_AND },
         { "AS", SL_KW_AS },
         { "BY", SL_KW_BY },
+        { "CASE", SL_KW_CASE },
+        { "CAST", SL_KW_CAST },
         { "CHANGES", SL_KW_CHANGES },
         { "CREATE", SL_KW_CREATE },
+        { "ELSE", SL_KW_ELSE },
         { "EMIT", SL_KW_EMIT },
+        { "END", SL_KW_END },
         { "FALSE", SL_KW_FALSE },
         { "FINAL", SL_KW_FINAL },
         { "FROM", SL_KW_FROM },
@@ -58,8 +62,10 @@ static const struct {
         { "SIZE", SL_KW_SIZE },
         { "STREAM", SL_KW_STREAM },
         { "TABLE", SL_KW_TABLE },
+        { "THEN", SL_KW_THEN },
         { "TRUE", SL_KW_TRUE },
         { "TUMBLING", SL_KW_TUMBLING },
+        { "WHEN", SL_KW_WHEN },
         { "WHERE", SL_KW_WHERE },
         { "WINDOW", SL_KW_WINDOW },
         { "WINDOWEND", SL_KW_WINDOWEND },
@@ -359,6 +365,9 @@ int sl_lexer_next(struct sl_lexer *lx, struct sl_token *tok,
                 }
                 if (tok->slen == 0)
                         return fail(err, tok->pos, "empty quoted identifier");
+                /* Names are C strings from here on: a NUL would cut one short. */
+                if (strlen(tok->str) != tok->slen)
+                        return fail(err, tok->pos, "NUL byte in quoted identifier");
                 tok->kind = SL_TOK_IDENT;
                 tok->quoted = true;
                 return 0;
@@ -393,6 +402,13 @@ int sl_lexer_next(struct sl_lexer *lx, struct sl_token *tok,
                         tok->kind = SL_TOK_GT;
                 }
                 break;
+        case '|':
+                if (c1 == '|') {
+                        tok->kind = SL_TOK_CONCAT;
+                        n = 2;
+                        break;
+                }
+                return fail(err, tok->pos, "unexpected character '|' (did you mean '||'?)");
         case '!':
                 if (c1 == '=') {
                         tok->kind = SL_TOK_NE;

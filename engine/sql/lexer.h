@@ -38,6 +38,7 @@ enum sl_tok {
         SL_TOK_COMMA,
         SL_TOK_SEMI,
         SL_TOK_DOT,
+        SL_TOK_CONCAT, /* || */
 };
 
 /*
@@ -52,9 +53,13 @@ enum sl_kw {
         SL_KW_AND,
         SL_KW_AS,
         SL_KW_BY,
+        SL_KW_CASE,
+        SL_KW_CAST,
         SL_KW_CHANGES,
         SL_KW_CREATE,
+        SL_KW_ELSE,
         SL_KW_EMIT,
+        SL_KW_END,
         SL_KW_FALSE,
         SL_KW_FINAL,
         SL_KW_FROM,
@@ -75,8 +80,10 @@ enum sl_kw {
         SL_KW_SIZE,
         SL_KW_STREAM,
         SL_KW_TABLE,
+        SL_KW_THEN,
         SL_KW_TRUE,
         SL_KW_TUMBLING,
+        SL_KW_WHEN,
         SL_KW_WHERE,
         SL_KW_WINDOW,
         SL_KW_WINDOWEND,

@@ -59,6 +59,10 @@ static int fail(struct sl_parser *p, struct sl_pos pos, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
         va_end(ap);
+        /* A `quoted` name may hold line breaks; ast.h promises one line. */
+        for (char *c = p->err->msg; *c; c++)
+                if (*c == '\n' || *c == '\r')
+                        *c = ' ';
         return -EINVAL;
 }
 
@@ -147,8 +151,12 @@ static bool kw_reserved(enum sl_kw kw)
         case SL_KW_AND:
         case SL_KW_AS:
         case SL_KW_BY:
+        case SL_KW_CASE:
+        case SL_KW_CAST:
         case SL_KW_CREATE:
+        case SL_KW_ELSE:
         case SL_KW_EMIT:
+        case SL_KW_END:
         case SL_KW_FALSE:
         case SL_KW_FROM:
         case SL_KW_GROUP:
@@ -159,7 +167,9 @@ static bool kw_reserved(enum sl_kw kw)
         case SL_KW_OR:
         case SL_KW_SELECT:
         case SL_KW_SET:
+        case SL_KW_THEN:
         case SL_KW_TRUE:
+        case SL_KW_WHEN:
         case SL_KW_WHERE:
         case SL_KW_WINDOW:
         case SL_KW_WITH:
@@ -347,6 +357,113 @@ static struct sl_expr *parse_name(struct sl_parser *p, uint32_t *h)
         return e;
 }
 
+static bool lookup_type(const struct sl_token *tok, enum sl_type *type);
+
+/* Parses an expression and appends it to e's arguments, tracking the tallest. */
+static int parse_arg(struct sl_parser *p, struct sl_expr *e, uint32_t *cap, uint32_t *hmax)
+{
+        uint32_t ha;
+        struct sl_expr *arg = parse_or(p, &ha);
+        if (!arg)
+                return -EINVAL;
+        if (ha > *hmax)
+                *hmax = ha;
+        e->args = grow(p, e->args, e->nargs, cap, sizeof(*e->args));
+        if (!e->args)
+                return -ENOMEM;
+        e->args[e->nargs++] = arg;
+        return 0;
+}
+
+/*
+ * CASE [operand] WHEN a THEN b {WHEN ...} [ELSE c] END, with the cursor on
+ * CASE.  The arguments are laid out as ast.h says.
+ */
+static struct sl_expr *parse_case(struct sl_parser *p, uint32_t *h)
+{
+        struct sl_pos pos = p->tok.pos;
+        struct sl_expr *e = new_expr(p, SL_EX_CASE, pos);
+        uint32_t hmax = 0, cap = 0;
+        if (!e || enter(p) || next(p))
+                return NULL;
+        if (!at_kw(p, SL_KW_WHEN)) {
+                e->has_operand = true;
+                if (parse_arg(p, e, &cap, &hmax))
+                        return NULL;
+                if (!at_kw(p, SL_KW_WHEN)) {
+                        fail(p, p->tok.pos, "expected WHEN after the CASE operand, found %s", found(p));
+                        return NULL;
+                }
+        }
+        while (at_kw(p, SL_KW_WHEN)) {
+                if (next(p) || parse_arg(p, e, &cap, &hmax))
+                        return NULL;
+                if (!at_kw(p, SL_KW_THEN)) {
+                        fail(p, p->tok.pos, "expected THEN after the WHEN condition, found %s", found(p));
+                        return NULL;
+                }
+                if (next(p) || parse_arg(p, e, &cap, &hmax))
+                        return NULL;
+        }
+        if (at_kw(p, SL_KW_ELSE)) {
+                e->has_else = true;
+                if (next(p) || parse_arg(p, e, &cap, &hmax))
+                        return NULL;
+                if (!at_kw(p, SL_KW_END)) {
+                        fail(p, p->tok.pos, "expected END to close the CASE at %u:%u, found %s",
+                             pos.line, pos.col, found(p));
+                        return NULL;
+                }
+        } else if (!at_kw(p, SL_KW_END)) {
+                fail(p, p->tok.pos, "expected WHEN, ELSE or END in the CASE at %u:%u, found %s",
+                     pos.line, pos.col, found(p));
+                return NULL;
+        }
+        leave(p);
+        if (check_height(p, hmax, h, pos) || next(p))
+                return NULL;
+        return e;
+}
+
+/* CAST '(' expr AS type ')' with the cursor on CAST. */
+static struct sl_expr *parse_cast(struct sl_parser *p, uint32_t *h)
+{
+        struct sl_pos pos = p->tok.pos;
+        struct sl_expr *e = new_expr(p, SL_EX_CAST, pos);
+        uint32_t hmax = 0, cap = 0;
+        if (!e || enter(p) || next(p))
+                return NULL;
+        if (!at(p, SL_TOK_LPAREN)) {
+                fail(p, p->tok.pos, "expected '(' after CAST, found %s", found(p));
+                return NULL;
+        }
+        if (next(p) || parse_arg(p, e, &cap, &hmax))
+                return NULL;
+        if (!at_kw(p, SL_KW_AS)) {
+                fail(p, p->tok.pos, "expected AS and a type in CAST, found %s", found(p));
+                return NULL;
+        }
+        if (next(p))
+                return NULL;
+        if (!lookup_type(&p->tok, &e->cast_to)) {
+                fail(p, p->tok.pos,
+                     "expected a type after AS in CAST (STRING, VARCHAR, BIGINT, INTEGER, INT, DOUBLE or BOOLEAN), found %s",
+                     found(p));
+                return NULL;
+        }
+        if (next(p))
+                return NULL;
+        if (!at(p, SL_TOK_RPAREN)) {
+                fail(p, p->tok.pos, "expected ')' to close the CAST at %u:%u, found %s", pos.line,
+                     pos.col, found(p));
+                return NULL;
+        }
+        leave(p);
+        if (check_height(p, hmax, h, pos) || next(p))
+                return NULL;
+        return e;
+}
+
 static struct sl_expr *parse_primary(struct sl_parser *p, uint32_t *h)
 {
         struct sl_expr *e = NULL;
@@ -407,6 +524,10 @@ static struct sl_expr *parse_primary(struct sl_parser *p, uint32_t *h)
                 case SL_KW_WINDOWEND:
                         e = new_expr(p, SL_EX_WINDOWEND, pos);
                         break;
+                case SL_KW_CASE:
+                        return parse_case(p, h);
+                case SL_KW_CAST:
+                        return parse_cast(p, h);
                 default:
                         if (!kw_reserved(p->tok.kw))
                                 return parse_name(p, h);
@@ -509,6 +630,23 @@ static struct sl_expr *parse_add(struct sl_parser *p, uint32_t *h)
         return NULL;
 }
 
+/* || binds more loosely than + and - (ksqlDB's grammar). */
+static struct sl_expr *parse_concat(struct sl_parser *p, uint32_t *h)
+{
+        struct sl_expr *l = parse_add(p, h);
+        while (l && at(p, SL_TOK_CONCAT)) {
+                struct sl_pos op_pos = p->tok.pos;
+                uint32_t hr;
+                if (next(p))
+                        return NULL;
+                struct sl_expr *r = parse_add(p, &hr);
+                if (!r)
+                        return NULL;
+                l = binary(p, SL_OP_CONCAT, op_pos, l, *h, r, hr, h);
+        }
+        return l;
+}
+
 static enum sl_op comparison_at(const struct sl_parser *p)
 {
         switch (p->tok.kind) {
@@ -525,7 +663,7 @@ static enum sl_op comparison_at(const struct sl_parser *p)
 /* Comparisons and IS [NOT] NULL do not associate: a < b < c is an error. */
 static struct sl_expr *parse_comparison(struct sl_parser *p, uint32_t *h)
 {
-        struct sl_expr *l = parse_add(p, h);
+        struct sl_expr *l = parse_concat(p, h);
         if (!l)
                 return NULL;
         struct sl_pos op_pos = p->tok.pos;
@@ -535,7 +673,7 @@ static struct sl_expr *parse_comparison(struct sl_parser *p, uint32_t *h)
                 uint32_t hr;
                 if (next(p))
                         return NULL;
-                struct sl_expr *r = parse_add(p, &hr);
+                struct sl_expr *r = parse_concat(p, &hr);
                 if (!r)
                         return NULL;
                 e = binary(p, op, op_pos, l, *h, r, hr, h);
@@ -625,7 +763,8 @@ static struct sl_expr *parse_expr(struct sl_parser *p)
 
 /* ---- CREATE ... (columns) WITH (props) --------------------------------- */
 
-static int parse_type(struct sl_parser *p, enum sl_type *type, const char *col)
+/* The type a bare word spells (column declarations and CAST). */
+static bool lookup_type(const struct sl_token *tok, enum sl_type *type)
 {
         static const struct {
                 const char *name;
@@ -635,15 +774,22 @@ static int parse_type(struct sl_parser *p, enum sl_type *type, const char *col)
                 { "INTEGER", SL_T_INT },     { "INT", SL_T_INT },        { "DOUBLE", SL_T_DOUBLE },
                 { "BOOLEAN", SL_T_BOOL },
         };
+        for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+                if (word_is(tok, types[i].name)) {
+                        *type = types[i].type;
+                        return true;
+                }
+        }
+        return false;
+}
+
+static int parse_type(struct sl_parser *p, enum sl_type *type, const char *col)
+{
         if (p->tok.kind != SL_TOK_IDENT || p->tok.quoted)
                 return fail(p, p->tok.pos, "expected type after column name '%.32s', found %s", col,
                             found(p));
-        for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-                if (word_is(&p->tok, types[i].name)) {
-                        *type = types[i].type;
-                        return next(p);
-                }
-        }
+        if (lookup_type(&p->tok, type))
+                return next(p);
         return fail(p, p->tok.pos,
                     "unknown type %s (expected STRING, BIGINT, INTEGER, DOUBLE or BOOLEAN)", found(p));
 }

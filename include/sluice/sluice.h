@@ -42,6 +42,16 @@ SLUICE_API void sluice_pipeline_free(struct sluice_pipeline *p);
 /* The readable plan; a NUL-terminated string the caller frees with free(). */
 SLUICE_API char *sluice_pipeline_explain(const struct sluice_pipeline *p);
 
+/*
+ * The FlatBuffers schema (.fbs text for flatc) of the pipeline's
+ * VALUE_FORMAT='FLATBUFFERS' streams and queries; with name non-NULL, of
+ * that stream or query alone, with its root_type.  A NUL-terminated string
+ * the caller frees with free(), or NULL with a message in err (no such
+ * name, nothing in FLATBUFFERS, out of memory).
+ */
+SLUICE_API char *sluice_pipeline_schema(const struct sluice_pipeline *p, const char *name,
+                                        char *err, size_t errlen);
+
 struct sluice_input {
         const char *stream; /* CREATE STREAM name; NULL: the only stream */
         const char *path;   /* NDJSON file, or "-" for standard input */
