@@ -513,6 +513,7 @@ const char *sl_fb_type_name(enum sl_type t)
         case SL_T_DOUBLE: return "double";
         case SL_T_STRING:
         case SL_T_NULL: /* a literal NULL: a field that is always absent */
+        case SL_T_ARRAY: /* never: the planner refuses arrays in FlatBuffers rows */
                 break;
         }
         return "string";

@@ -40,7 +40,7 @@ static struct sl_value run(enum sl_agg_kind kind, enum sl_type arg,
         struct sl_acc a;
         memset(&a, 0, sizeof a);
         for (size_t i = 0; i < n; i++)
-                sl_agg_update(&d, &a, &xs[i]);
+                sl_agg_update(&d, &a, &xs[i], 1);
         struct sl_value out;
         memset(&out, 0x77, sizeof out);
         sl_agg_result(&d, &a, &out);
@@ -181,17 +181,17 @@ static void test_merge_empty(void **state)
 {
         (void)state;
         static const struct sl_agg_desc descs[] = {
-                {SL_AGG_COUNT_STAR, SL_T_NULL}, {SL_AGG_COUNT, SL_T_BIGINT},
-                {SL_AGG_SUM, SL_T_BIGINT},      {SL_AGG_SUM, SL_T_DOUBLE},
-                {SL_AGG_AVG, SL_T_BIGINT},      {SL_AGG_AVG, SL_T_DOUBLE},
-                {SL_AGG_MIN, SL_T_BIGINT},      {SL_AGG_MIN, SL_T_DOUBLE},
-                {SL_AGG_MAX, SL_T_BIGINT},      {SL_AGG_MAX, SL_T_DOUBLE},
+                {.kind = SL_AGG_COUNT_STAR, .arg_type = SL_T_NULL}, {.kind = SL_AGG_COUNT, .arg_type = SL_T_BIGINT},
+                {.kind = SL_AGG_SUM, .arg_type = SL_T_BIGINT},      {.kind = SL_AGG_SUM, .arg_type = SL_T_DOUBLE},
+                {.kind = SL_AGG_AVG, .arg_type = SL_T_BIGINT},      {.kind = SL_AGG_AVG, .arg_type = SL_T_DOUBLE},
+                {.kind = SL_AGG_MIN, .arg_type = SL_T_BIGINT},      {.kind = SL_AGG_MIN, .arg_type = SL_T_DOUBLE},
+                {.kind = SL_AGG_MAX, .arg_type = SL_T_BIGINT},      {.kind = SL_AGG_MAX, .arg_type = SL_T_DOUBLE},
         };
         for (size_t i = 0; i < sizeof descs / sizeof descs[0]; i++) {
                 const struct sl_agg_desc *d = &descs[i];
                 struct sl_value x = d->arg_type == SL_T_DOUBLE ? vd(-7.5) : vi(-7);
                 struct sl_acc full = {0}, empty = {0}, a, b;
-                sl_agg_update(d, &full, &x);
+                sl_agg_update(d, &full, &x, 1);
                 /* full (+) empty = full */
                 a = full;
                 sl_agg_merge(d, &a, &empty);
@@ -228,11 +228,11 @@ static void test_merge_equals_sequential(void **state)
 {
         (void)state;
         static const struct sl_agg_desc descs[] = {
-                {SL_AGG_COUNT_STAR, SL_T_NULL}, {SL_AGG_COUNT, SL_T_BIGINT},
-                {SL_AGG_SUM, SL_T_BIGINT},      {SL_AGG_SUM, SL_T_DOUBLE},
-                {SL_AGG_AVG, SL_T_BIGINT},      {SL_AGG_AVG, SL_T_DOUBLE},
-                {SL_AGG_MIN, SL_T_BIGINT},      {SL_AGG_MIN, SL_T_DOUBLE},
-                {SL_AGG_MAX, SL_T_BIGINT},      {SL_AGG_MAX, SL_T_DOUBLE},
+                {.kind = SL_AGG_COUNT_STAR, .arg_type = SL_T_NULL}, {.kind = SL_AGG_COUNT, .arg_type = SL_T_BIGINT},
+                {.kind = SL_AGG_SUM, .arg_type = SL_T_BIGINT},      {.kind = SL_AGG_SUM, .arg_type = SL_T_DOUBLE},
+                {.kind = SL_AGG_AVG, .arg_type = SL_T_BIGINT},      {.kind = SL_AGG_AVG, .arg_type = SL_T_DOUBLE},
+                {.kind = SL_AGG_MIN, .arg_type = SL_T_BIGINT},      {.kind = SL_AGG_MIN, .arg_type = SL_T_DOUBLE},
+                {.kind = SL_AGG_MAX, .arg_type = SL_T_BIGINT},      {.kind = SL_AGG_MAX, .arg_type = SL_T_DOUBLE},
         };
         for (int round = 0; round < 500; round++) {
                 size_t n = rnd() % 40;
@@ -257,8 +257,8 @@ static void test_merge_equals_sequential(void **state)
                         }
                         struct sl_acc seq = {0}, merged = {0}, pane = {0};
                         for (size_t i = 0; i < n; i++) {
-                                sl_agg_update(d, &seq, &ys[i]);
-                                sl_agg_update(d, &pane, &ys[i]);
+                                sl_agg_update(d, &seq, &ys[i], 1);
+                                sl_agg_update(d, &pane, &ys[i], 1);
                                 if (rnd() % 4 == 0) { /* cut a pane (maybe empty) */
                                         sl_agg_merge(d, &merged, &pane);
                                         memset(&pane, 0, sizeof pane);
@@ -281,11 +281,11 @@ static void test_merge_equals_sequential(void **state)
 static void test_merge_wraps(void **state)
 {
         (void)state;
-        struct sl_agg_desc d = {SL_AGG_SUM, SL_T_BIGINT};
+        struct sl_agg_desc d = {.kind = SL_AGG_SUM, .arg_type = SL_T_BIGINT};
         struct sl_acc a = {0}, b = {0};
         struct sl_value x = vi(INT64_MAX), y = vi(2);
-        sl_agg_update(&d, &a, &x);
-        sl_agg_update(&d, &b, &y);
+        sl_agg_update(&d, &a, &x, 1);
+        sl_agg_update(&d, &b, &y, 1);
         sl_agg_merge(&d, &a, &b);
         struct sl_value out;
         sl_agg_result(&d, &a, &out);
