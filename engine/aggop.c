@@ -109,7 +109,11 @@ struct sl_aggop *sl_aggop_new(const struct sl_query *q)
         op->npanes = q->win.max_panes;
         op->pane_size = (uint32_t)(sizeof(struct pane) + q->acc_bytes);
         uint32_t vsize = (uint32_t)sizeof(struct entry) + op->npanes * op->pane_size;
-        op->wt = sl_wtable_new(vsize, 1024);
+        /* Room for 1024 keys up front, unless the entries are large (a
+         * COUNT_DISTINCT is 4 KiB a pane): then at most about 4 MiB, so
+         * that the state counted against state.max.bytes follows keys. */
+        uint32_t cap = vsize <= (4u << 20) / 1024 ? 1024 : (4u << 20) / vsize;
+        op->wt = sl_wtable_new(vsize, cap < 16 ? 16 : cap);
         op->tmp = calloc(1, q->acc_bytes ? q->acc_bytes : 1);
         op->env = calloc(q->env_size ? q->env_size : 1, sizeof *op->env);
         if (q->win.kind != SL_WIN_NONE) {

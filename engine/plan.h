@@ -26,7 +26,7 @@
 #define SL_MAX_COLS 256
 #define SL_MAX_GROUP 16
 #define SL_MAX_AGGS 64
-#define SL_MAX_KEY_STATE (64u << 20) /* bytes of panes per key */
+#define SL_MAX_KEY_STATE (16u << 20) /* bytes of panes per key */
 
 struct sl_setting {
         char *key;
