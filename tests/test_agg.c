@@ -38,13 +38,14 @@ static struct sl_value run(enum sl_agg_kind kind, enum sl_type arg,
                            const struct sl_value *xs, size_t n)
 {
         struct sl_agg_desc d = {.kind = kind, .arg_type = arg};
-        struct sl_acc a;
-        memset(&a, 0, sizeof a);
+        struct sl_acc a[2]; /* room for STDDEV_SAMP's 24 bytes */
+        assert_true(sl_agg_state_size(&d) <= sizeof a);
+        memset(a, 0, sizeof a);
         for (size_t i = 0; i < n; i++)
-                sl_agg_update(&d, &a, &xs[i], 1);
+                sl_agg_update(&d, a, &xs[i], 1);
         struct sl_value out;
         memset(&out, 0x77, sizeof out);
-        sl_agg_result(&d, &a, &out);
+        sl_agg_result(&d, a, &out);
         return out;
 }
 
