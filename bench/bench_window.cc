@@ -21,6 +21,14 @@
  *                          window, after the previous one closed (the
  *                          first record of a window: a new entry).
  *
+ *   update_fn/fn:F/keys:K  as update (uniform keys), for one aggregate of
+ *                          a BIGINT v that varies per record: F = 0
+ *                          SUM(v) (the baseline), 1 COUNT_DISTINCT(v),
+ *                          2 TOPK(v, 10), 3 TOPKDISTINCT(v, 10),
+ *                          4 STDDEV_SAMP(v).  With 1,000 keys each key sees
+ *                          about 1,000 distinct values (COUNT_DISTINCT in
+ *                          registers), with 100,000 about 10 (hashes).
+ *
  * close and open are timed by hand (UseManualTime) around that step only;
  * draining the output queue and refilling are not timed.
  */
@@ -31,6 +39,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "bench/keyseq.h"
@@ -47,11 +56,27 @@ const char kSql[] =
         "  WINDOWSTART AS ws, WINDOWEND AS we\n"
         "  FROM transactions WINDOW TUMBLING (SIZE 5 MINUTES) GROUP BY userId EMIT FINAL;\n";
 
+/* update_fn: the aggregate of v after "SELECT userId, " */
+const char *const kFnAgg[] = {"SUM(v)", "COUNT_DISTINCT(v)", "TOPK(v, 10)",
+                              "TOPKDISTINCT(v, 10)", "STDDEV_SAMP(v)"};
+
+std::string fn_sql(int64_t fn)
+{
+        return std::string("CREATE STREAM transactions (transactionId STRING, userId STRING, "
+                           "amount DOUBLE, v BIGINT, `timestamp` BIGINT)\n"
+                           "  WITH (KAFKA_TOPIC='transactions', VALUE_FORMAT='JSON', "
+                           "TIMESTAMP='timestamp');\n"
+                           "CREATE TABLE stats AS SELECT userId, ") +
+               kFnAgg[fn] +
+               " AS a\n  FROM transactions WINDOW TUMBLING (SIZE 5 MINUTES) GROUP BY userId "
+               "EMIT FINAL;\n";
+}
+
 constexpr uint32_t kSeqLen = 1u << 20;
 constexpr uint32_t kBlock = 1024; /* records per iteration of update */
 
 struct fixture {
-        int kind = -1; /* 0 update, 1 close/open */
+        int kind = -1; /* 0 update, 1 close/open, 2 update_fn (dist: fn) */
         int64_t nkeys = 0, dist = 0;
         wshim *s = nullptr;
         int64_t w = 0; /* close/open: every key is in window w */
@@ -70,10 +95,10 @@ fixture *get_fixture(int kind, int64_t nkeys, int64_t dist)
         fx->nkeys = nkeys;
         fx->dist = dist;
         std::vector<uint32_t> seq;
-        if (kind == 0) {
-                keyseq::rng r{(uint64_t)nkeys * 7 + (uint64_t)dist};
+        if (kind == 0 || kind == 2) {
+                keyseq::rng r{(uint64_t)nkeys * 7 + (uint64_t)(kind == 0 ? dist : 0)};
                 seq.resize(kSeqLen);
-                if (dist == 0) {
+                if (dist == 0 || kind == 2) {
                         for (auto &k : seq)
                                 k = (uint32_t)(r.next() % (uint64_t)nkeys);
                 } else {
@@ -84,7 +109,8 @@ fixture *get_fixture(int kind, int64_t nkeys, int64_t dist)
                 }
         }
         char err[512];
-        fx->s = wshim_new(kSql, (uint32_t)nkeys, seq.data(), (uint32_t)seq.size(), err,
+        std::string sql = kind == 2 ? fn_sql(dist) : std::string(kSql);
+        fx->s = wshim_new(sql.c_str(), (uint32_t)nkeys, seq.data(), (uint32_t)seq.size(), err,
                           sizeof err);
         if (!fx->s) {
                 std::fprintf(stderr, "bench_window: %s\n", err);
@@ -102,9 +128,8 @@ void counters(benchmark::State &state, const fixture *fx)
         state.counters["MB"] = (double)bytes / 1e6;
 }
 
-void bm_update(benchmark::State &state)
+void update(benchmark::State &state, fixture *fx)
 {
-        fixture *fx = get_fixture(0, state.range(0), state.range(1));
         uint32_t pos = 0;
         for (auto _ : state) {
                 if (wshim_update(fx->s, pos, kBlock) != 0) {
@@ -115,6 +140,16 @@ void bm_update(benchmark::State &state)
         }
         state.SetItemsProcessed((int64_t)(state.iterations() * kBlock));
         counters(state, fx);
+}
+
+void bm_update(benchmark::State &state)
+{
+        update(state, get_fixture(0, state.range(0), state.range(1)));
+}
+
+void bm_update_fn(benchmark::State &state)
+{
+        update(state, get_fixture(2, state.range(1), state.range(0)));
 }
 
 /* timed: 0 the close of window w, 1 the first records of window w + 1 */
@@ -153,6 +188,11 @@ int main(int argc, char **argv)
                         benchmark::RegisterBenchmark("update", bm_update)
                                 ->Args({n, d})
                                 ->ArgNames({"keys", "zipf"});
+        for (int64_t fn = 0; fn < (int64_t)(sizeof kFnAgg / sizeof kFnAgg[0]); fn++)
+                for (int64_t n : {1000, 100000})
+                        benchmark::RegisterBenchmark("update_fn", bm_update_fn)
+                                ->Args({fn, n})
+                                ->ArgNames({"fn", "keys"});
         for (int64_t n : {10000, 100000, 1000000}) {
                 benchmark::RegisterBenchmark("close", bm_close)
                         ->Arg(n)

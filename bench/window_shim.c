@@ -9,7 +9,9 @@
  * builds them (sl_key_encode, XXH3 of the key, sl_item_need/sl_item_fill
  * with the query's used columns), for a source with the columns
  * userId STRING, amount DOUBLE and the TIMESTAMP column; user<rank> is the
- * key of rank.  Items lie one after another in one block, as in a batch.
+ * key of rank.  A BIGINT column v, if declared, varies per record (a hash
+ * of the record's time and key, below 1e6: the argument of COUNT_DISTINCT
+ * or TOPK).  Items lie one after another in one block, as in a batch.
  *
  * Window w is [W0 + w * size, W0 + (w + 1) * size), W0 the window holding
  * 1700000000000 (sluice-gen's first event time).  wshim_new puts every key
@@ -54,7 +56,7 @@ struct wshim {
         bool ring_ok;
         struct sl_outq oq;
         _Atomic bool stop;
-        int user_col, amount_col;
+        int user_col, amount_col, v_col;
         uint32_t nkeys;
         int64_t w0, size;
         uint64_t seq;
@@ -72,6 +74,13 @@ static void set_vals(const struct wshim *s, struct sl_value *vals, char *user,
         vals[s->amount_col] = (struct sl_value){.u.d = (double)(rank % 1000) + 0.25,
                                                 .type = SL_T_DOUBLE};
         vals[s->src->ts_col] = (struct sl_value){.u.i = ts, .type = SL_T_BIGINT};
+        if (s->v_col >= 0) {
+                uint64_t x = ((uint64_t)ts * 0x9E3779B97F4A7C15ull) ^ rank;
+                x ^= x >> 31;
+                x *= 0xBF58476D1CE4E5B9ull;
+                x ^= x >> 29;
+                vals[s->v_col] = (struct sl_value){.u.i = (int64_t)(x % 1000000), .type = SL_T_BIGINT};
+        }
 }
 
 /* Builds n items, item i for key ranks[i] (or i) at time ts0 + i * step. */
@@ -157,6 +166,7 @@ struct wshim *wshim_new(const char *sql, uint32_t nkeys, const uint32_t *seq, ui
         s->src = &s->plan->sources[s->q->source];
         s->user_col = col(s->src, "userId");
         s->amount_col = col(s->src, "amount");
+        s->v_col = col(s->src, "v");
         if (s->q->kind != SL_Q_AGGREGATE || s->user_col < 0 || s->amount_col < 0 ||
             s->src->ts_col < 0 || s->q->win.kind != SL_WIN_TUMBLING) {
                 snprintf(err, errlen, "need a tumbling aggregate over userId, amount and a TIMESTAMP");

@@ -107,10 +107,14 @@ struct sl_aggop *sl_aggop_new(const struct sl_query *q)
         op->q = q;
         op->w = &q->win;
         op->npanes = q->win.max_panes;
-        op->pane_size = (uint32_t)(sizeof(struct pane) + q->nagg * sizeof(struct sl_acc));
+        op->pane_size = (uint32_t)(sizeof(struct pane) + q->acc_bytes);
         uint32_t vsize = (uint32_t)sizeof(struct entry) + op->npanes * op->pane_size;
-        op->wt = sl_wtable_new(vsize, 1024);
-        op->tmp = calloc(q->nagg ? q->nagg : 1, sizeof *op->tmp);
+        /* Room for 1024 keys up front, unless the entries are large (a
+         * COUNT_DISTINCT is 4 KiB a pane): then at most about 4 MiB, so
+         * that the state counted against state.max.bytes follows keys. */
+        uint32_t cap = vsize <= (4u << 20) / 1024 ? 1024 : (4u << 20) / vsize;
+        op->wt = sl_wtable_new(vsize, cap < 16 ? 16 : cap);
+        op->tmp = calloc(1, q->acc_bytes ? q->acc_bytes : 1);
         op->env = calloc(q->env_size ? q->env_size : 1, sizeof *op->env);
         if (q->win.kind != SL_WIN_NONE) {
                 op->nbuckets = (uint32_t)((q->win.size + q->win.grace) / q->win.advance) + 2;
@@ -187,7 +191,7 @@ static bool window_env(struct sl_aggop *op, struct entry *e, int64_t s,
 {
         const struct sl_query *q = op->q;
         const struct sl_window *w = op->w;
-        const struct sl_acc *acc = NULL;
+        struct sl_acc *acc = NULL;
         *first = UINT64_MAX;
         if (w->pane_per_window == 1) {
                 int64_t p = sl_window_pane_of(w, s);
@@ -197,14 +201,15 @@ static bool window_env(struct sl_aggop *op, struct entry *e, int64_t s,
                 acc = pn->acc;
                 *first = pn->first_seq;
         } else {
-                memset(op->tmp, 0, q->nagg * sizeof *op->tmp);
+                memset(op->tmp, 0, q->acc_bytes);
                 int64_t p0 = s / w->pane;
                 for (int64_t p = p0; p < p0 + w->pane_per_window; p++) {
                         struct pane *pn = pane_at(op, e, (uint32_t)sl_floormod(p, op->npanes));
                         if (pn->first_seq == 0 || pn->id != p)
                                 continue;
                         for (uint32_t a = 0; a < q->nagg; a++)
-                                sl_agg_merge(&q->aggs[a].desc, &op->tmp[a], &pn->acc[a]);
+                                sl_agg_merge(&q->aggs[a].desc, sl_agg_at(op->tmp, &q->aggs[a].desc),
+                                             sl_agg_at(pn->acc, &q->aggs[a].desc));
                         if (pn->first_seq < *first)
                                 *first = pn->first_seq;
                 }
@@ -218,7 +223,8 @@ static bool window_env(struct sl_aggop *op, struct entry *e, int64_t s,
         env[q->ngroup + 1].type = SL_T_BIGINT;
         env[q->ngroup + 1].u.i = s + w->size;
         for (uint32_t a = 0; a < q->nagg; a++)
-                sl_agg_result(&q->aggs[a].desc, &acc[a], &env[q->ngroup + 2 + a]);
+                sl_agg_result(&q->aggs[a].desc, sl_agg_at(acc, &q->aggs[a].desc),
+                              &env[q->ngroup + 2 + a]);
         return true;
 }
 
@@ -462,7 +468,7 @@ static void accumulate(struct sl_aggop *op, struct pane *pn, struct sl_item *it)
                         sl_prog_eval(ag->arg, vals, &x);
                 else
                         x.type = SL_T_NULL;
-                sl_agg_update(&ag->desc, &pn->acc[a], &x);
+                sl_agg_update(&ag->desc, sl_agg_at(pn->acc, &ag->desc), &x, it->seq);
         }
 }
 
@@ -502,7 +508,7 @@ int sl_aggop_record(struct sl_aggop *op, struct sl_item *it, struct sl_outq *oq)
         if (pn->first_seq == 0) {
                 pn->id = p;
                 pn->first_seq = it->seq;
-                memset(pn->acc, 0, q->nagg * sizeof *pn->acc);
+                memset(pn->acc, 0, q->acc_bytes);
                 e->live++;
         }
         assert(pn->id == p);
@@ -521,7 +527,8 @@ int sl_aggop_record(struct sl_aggop *op, struct sl_item *it, struct sl_outq *oq)
         key_env(op, e);
         if (w->kind == SL_WIN_NONE) {
                 for (uint32_t a = 0; a < q->nagg; a++)
-                        sl_agg_result(&q->aggs[a].desc, &pn->acc[a], &op->env[q->ngroup + 2 + a]);
+                        sl_agg_result(&q->aggs[a].desc, sl_agg_at(pn->acc, &q->aggs[a].desc),
+                                      &op->env[q->ngroup + 2 + a]);
                 op->env[q->ngroup].type = SL_T_NULL;
                 op->env[q->ngroup + 1].type = SL_T_NULL;
                 if (build_row(op)) {
@@ -656,16 +663,19 @@ static bool entry_valid(const struct sl_aggop *op, struct entry *e, int64_t clos
         return live == e->live;
 }
 
-/* Are e's counts ones records could reach (sl_agg_update counts on)? */
+/* Are e's accumulators states records could reach (sl_agg_update counts
+ * on them: counts, TOPK's order, the HyperLogLog's sorted hashes)? */
 static bool counts_valid(const struct sl_aggop *op, struct entry *e)
 {
         for (uint32_t i = 0; i < op->npanes; i++) {
                 const struct pane *pn = pane_at(op, e, i);
                 if (pn->first_seq == 0)
                         continue;
-                for (uint32_t a = 0; a < op->q->nagg; a++)
-                        if (pn->acc[a].n < 0 || pn->acc[a].n > SNAP_MAX_COUNT)
+                for (uint32_t a = 0; a < op->q->nagg; a++) {
+                        const struct sl_agg_desc *d = &op->q->aggs[a].desc;
+                        if (!sl_agg_valid(d, sl_agg_at((void *)pn->acc, d), SNAP_MAX_COUNT))
                                 return false;
+                }
         }
         return true;
 }

@@ -1030,6 +1030,7 @@ static int compile_cast(struct compiler *c, const struct sl_expr *e, enum sl_typ
                 cast = from == SL_T_STRING ? CAST_S2B : -1;
                 break;
         case SL_T_NULL:
+        case SL_T_ARRAY: /* not a CAST target in the grammar */
                 break;
         }
         if (cast < 0)
@@ -1086,6 +1087,11 @@ static int compile(struct compiler *c, const struct sl_expr *e,
                         c->err->pos = e->pos;
                         return -EINVAL;
                 }
+                /* The depth is 1 for a whole expression: arrays have no
+                 * operators or functions yet (docs/sql.md). */
+                if (*type == SL_T_ARRAY && c->depth > 1)
+                        return fail(c, e, "%s returns an ARRAY, which can only be selected as it is, "
+                                          "not used in an expression", e->name ? e->name : "this");
                 if ((rc = push(c, e)) != 0)
                         return rc;
                 rc = emit(c, OP_LOAD, (uint32_t)slot, 0);

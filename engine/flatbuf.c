@@ -513,6 +513,7 @@ const char *sl_fb_type_name(enum sl_type t)
         case SL_T_DOUBLE: return "double";
         case SL_T_STRING:
         case SL_T_NULL: /* a literal NULL: a field that is always absent */
+        case SL_T_ARRAY: /* never: the planner refuses arrays in FlatBuffers rows */
                 break;
         }
         return "string";
@@ -630,6 +631,11 @@ int sl_fb_schema_text(const struct sl_plan *p, const char *name, struct sl_buf *
                                 qry = (int)i;
                 if (src < 0 && qry < 0)
                         return -ENOENT;
+                /* Only a JSON query can have an ARRAY (the planner keeps
+                 * them out of FlatBuffers rows): no table for its rows. */
+                for (uint32_t i = 0; qry >= 0 && i < p->queries[qry].nout; i++)
+                        if (sl_prog_type(p->queries[qry].out[i].prog) == SL_T_ARRAY)
+                                return -ENOTSUP;
         } else {
                 bool any = false;
                 for (uint32_t i = 0; i < p->nsources; i++)
@@ -682,6 +688,10 @@ char *sluice_pipeline_schema(const struct sluice_pipeline *p, const char *name,
         }
         if (rc == -ENOENT)
                 snprintf(err, errlen, "%s: no stream or query named '%s'", p->plan->file, name);
+        else if (rc == -ENOTSUP)
+                snprintf(err, errlen,
+                         "%s: query '%s' has an ARRAY field, which FlatBuffers rows cannot hold yet",
+                         p->plan->file, name);
         else if (rc == -ENODATA)
                 snprintf(err, errlen,
                          "%s: no stream or query has VALUE_FORMAT='FLATBUFFERS' "

@@ -370,6 +370,18 @@ void sl_json_put_value(struct sl_buf *b, const struct sl_value *v)
         case SL_T_STRING:
                 sl_json_put_string(b, v->u.s.p, v->u.s.len);
                 return;
+        case SL_T_ARRAY:
+                sl_buf_addc(b, '[');
+                for (uint32_t i = 0; i < v->u.a.n; i++) {
+                        if (i)
+                                sl_buf_addc(b, ',');
+                        if (v->u.a.elem == SL_T_DOUBLE)
+                                sl_json_put_double(b, ((const double *)v->u.a.p)[i]);
+                        else
+                                sl_json_put_int(b, ((const int64_t *)v->u.a.p)[i]);
+                }
+                sl_buf_addc(b, ']');
+                return;
         }
         assert(!"sl_json_put_value: unknown type tag");
         sl_buf_add(b, "null", 4); /* release builds: keep the output JSON */

@@ -142,6 +142,44 @@ static char *expr_text(const struct sl_expr *e)
         return strdup(tmp);
 }
 
+/*
+ * The literal after the value of TOPK and TOPKDISTINCT (k, an integer in
+ * [1, SL_AGG_TOPK_MAX]) or EMA (alpha, a number in (0, 1]), into d.
+ * Errors are reported at the literal (sc->rc).
+ */
+static int agg_param(struct out_scope *sc, enum sl_agg_kind kind,
+                     const struct sl_expr *p, struct sl_agg_desc *d)
+{
+        const char *name = sl_agg_name(kind);
+        bool neg = p->kind == SL_EX_UNARY && p->op == SL_OP_NEG &&
+                   (p->args[0]->kind == SL_EX_INT || p->args[0]->kind == SL_EX_DOUBLE);
+        const struct sl_expr *lit = neg ? p->args[0] : p;
+        if (kind == SL_AGG_EMA) {
+                if (lit->kind != SL_EX_INT && lit->kind != SL_EX_DOUBLE)
+                        return sc->rc = errorf(sc->pl->err, p->pos,
+                                               "EMA's alpha must be a number literal in (0, 1]");
+                double alpha = lit->kind == SL_EX_INT ? (double)lit->u.i : lit->u.d;
+                if (neg)
+                        alpha = -alpha;
+                if (!(alpha > 0.0 && alpha <= 1.0))
+                        return sc->rc = errorf(sc->pl->err, p->pos,
+                                               "EMA's alpha must be in (0, 1], got %g", alpha);
+                d->alpha = alpha;
+                return 0;
+        }
+        if (lit->kind != SL_EX_INT)
+                return sc->rc = errorf(sc->pl->err, p->pos,
+                                       "%s's k must be an integer literal between 1 and %d",
+                                       name, SL_AGG_TOPK_MAX);
+        int64_t k = neg ? -lit->u.i : lit->u.i;
+        if (k < 1 || k > SL_AGG_TOPK_MAX)
+                return sc->rc = errorf(sc->pl->err, p->pos,
+                                       "%s's k must be between 1 and %d, got %lld",
+                                       name, SL_AGG_TOPK_MAX, (long long)k);
+        d->k = (uint32_t)k;
+        return 0;
+}
+
 static int add_aggregate(struct out_scope *sc, const struct sl_expr *e,
                          enum sl_type *type, char *err, size_t errlen)
 {
@@ -173,9 +211,24 @@ static int add_aggregate(struct out_scope *sc, const struct sl_expr *e,
                 a.desc.arg_type = SL_T_NULL;
                 a.type = SL_T_BIGINT;
         } else {
-                if (e->nargs != 1) {
-                        snprintf(err, errlen, "%s takes one argument, got %u",
-                                 sl_agg_name((enum sl_agg_kind)kind), e->nargs);
+                uint32_t np = sl_agg_nparams((enum sl_agg_kind)kind);
+                if (e->nargs != 1 + np) {
+                        if (np == 0)
+                                snprintf(err, errlen, "%s takes one argument, got %u",
+                                         sl_agg_name((enum sl_agg_kind)kind), e->nargs);
+                        else
+                                snprintf(err, errlen, "%s takes two arguments (a value and %s), got %u",
+                                         sl_agg_name((enum sl_agg_kind)kind),
+                                         kind == SL_AGG_EMA ? "alpha" : "k", e->nargs);
+                        goto fail;
+                }
+                if (np && agg_param(sc, (enum sl_agg_kind)kind, e->args[1], &a.desc) != 0)
+                        goto fail_reported;
+                if (!sl_agg_mergeable((enum sl_agg_kind)kind) && q->win.pane_per_window > 1) {
+                        snprintf(err, errlen,
+                                 "%s cannot be used in a HOPPING window: it depends on record order, "
+                                 "which the window's panes do not keep (use a TUMBLING window or none)",
+                                 sl_agg_name((enum sl_agg_kind)kind));
                         goto fail;
                 }
                 struct src_scope ss = {.src = sc->src, .used = sc->used,
@@ -205,6 +258,8 @@ static int add_aggregate(struct out_scope *sc, const struct sl_expr *e,
                 snprintf(err, errlen, "too many aggregates (at most %d)", SL_MAX_AGGS);
                 goto fail;
         }
+        a.desc.off = q->acc_bytes;
+        q->acc_bytes += sl_agg_state_size(&a.desc);
         struct sl_agg *n = realloc(q->aggs, (q->nagg + 1) * sizeof *n);
         if (!n) {
                 snprintf(err, errlen, "out of memory");
@@ -214,6 +269,8 @@ static int add_aggregate(struct out_scope *sc, const struct sl_expr *e,
         q->aggs[q->nagg] = a;
         *type = a.type;
         return (int)(q->ngroup + 2 + q->nagg++);
+fail_reported:
+        snprintf(err, errlen, "%s", sc->pl->err->msg);
 fail:
         sl_prog_free(a.arg);
         free(text);
@@ -641,6 +698,18 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
                                       "HAVING needs a BOOLEAN condition, found %s",
                                       sl_type_name(sl_prog_type(q->having)));
         }
+        for (uint32_t i = 0; i < q->nout; i++)
+                if (format == SL_FMT_FLATBUFFERS && sl_prog_type(q->out[i].prog) == SL_T_ARRAY)
+                        return errorf(pl->err, sel->items[i].pos,
+                                      "'%s' is an ARRAY, which VALUE_FORMAT='FLATBUFFERS' rows cannot hold yet "
+                                      "(use VALUE_FORMAT='JSON')", q->out[i].name);
+        uint64_t key_bytes = (uint64_t)q->win.max_panes * (16 + q->acc_bytes);
+        if (key_bytes > SL_MAX_KEY_STATE)
+                return errorf(pl->err, sel->pos,
+                              "the aggregates need %llu bytes of state per key (%u live panes of %u bytes), "
+                              "more than %u: use fewer or smaller aggregates (COUNT_DISTINCT takes %u bytes a pane)",
+                              (unsigned long long)key_bytes, q->win.max_panes, 16 + q->acc_bytes,
+                              SL_MAX_KEY_STATE, (uint32_t)sizeof(struct sl_agg_hll));
         q->env_size = q->ngroup + 2 + q->nagg;
 used_cols:
         for (uint32_t c = 0; c < src->ncols; c++)

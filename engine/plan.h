@@ -26,6 +26,7 @@
 #define SL_MAX_COLS 256
 #define SL_MAX_GROUP 16
 #define SL_MAX_AGGS 64
+#define SL_MAX_KEY_STATE (16u << 20) /* bytes of panes per key */
 
 struct sl_setting {
         char *key;
@@ -97,6 +98,7 @@ struct sl_query {
         enum sl_type group_types[SL_MAX_GROUP];
         uint32_t nagg;
         struct sl_agg *aggs;
+        uint32_t acc_bytes; /* a pane's accumulator block: aggs[i].desc.off */
         struct sl_window win;
         enum sl_emit emit;
         struct sl_prog *having; /* NULL: every row */

@@ -12,6 +12,7 @@ const char *sl_type_name(enum sl_type t)
         case SL_T_BIGINT: return "BIGINT";
         case SL_T_DOUBLE: return "DOUBLE";
         case SL_T_STRING: return "STRING";
+        case SL_T_ARRAY: return "ARRAY";
         }
         return "?";
 }

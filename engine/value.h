@@ -21,6 +21,7 @@ enum sl_type {
         SL_T_BIGINT, /* BIGINT */
         SL_T_DOUBLE,
         SL_T_STRING,
+        SL_T_ARRAY,  /* TOPK results only: selected as is, see docs/sql.md */
 };
 
 struct sl_value {
@@ -32,6 +33,11 @@ struct sl_value {
                         const char *p;
                         uint32_t len;
                 } s;
+                struct {
+                        const void *p; /* n int64 or double elements */
+                        uint32_t n;
+                        uint8_t elem; /* SL_T_BIGINT or SL_T_DOUBLE */
+                } a;
         } u;
         uint8_t type; /* enum sl_type */
 };

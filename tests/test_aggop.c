@@ -754,6 +754,34 @@ static void run_random(int64_t size, int64_t adv, int64_t grace, bool final, int
         h_free(&h);
 }
 
+/* The larger accumulators through panes: a record of an earlier pane
+ * comes later in input order, so LATEST/EARLIEST_BY_OFFSET of a hopping
+ * window follow record order, not pane order. */
+static void test_ext_hopping_final(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, TOPK(v, 2) AS t, LATEST_BY_OFFSET(v) AS l,\n"
+                       "  EARLIEST_BY_OFFSET(v) AS e, COUNT_DISTINCT(v) AS c, STDDEV_SAMP(v) AS sd,\n"
+                       "  TOPKDISTINCT(v, 3) AS td, WINDOWSTART AS ws FROM s\n"
+                       "  WINDOW HOPPING (SIZE 20 MILLISECONDS, ADVANCE BY 10 MILLISECONDS,\n"
+                       "  GRACE PERIOD 100 MILLISECONDS) GROUP BY k EMIT FINAL;");
+        rec(&h, "a", 5, 12);
+        rec(&h, "a", 7, 3);
+        rec(&h, "a", 5, 15);
+        struct sl_value nullv[4] = {
+                {.u.s = {"a", 1}, .type = SL_T_STRING}, {.type = SL_T_NULL},
+                {.u.i = 16, .type = SL_T_BIGINT}, {.type = SL_T_NULL}};
+        h_record(&h, nullv); /* ignored by all of them */
+        expect_no_rows(&h);
+        h_flush(&h);
+        expect_rows(&h,
+                    {SL_SEQ_EOF, 10, 2, "{\"k\":\"a\",\"t\":[7],\"l\":7,\"e\":7,\"c\":1,\"sd\":null,\"td\":[7],\"ws\":-10}"},
+                    {SL_SEQ_EOF, 20, 1, "{\"k\":\"a\",\"t\":[7,5],\"l\":5,\"e\":5,\"c\":2,\"sd\":1.1547005383792515,\"td\":[7,5],\"ws\":0}"},
+                    {SL_SEQ_EOF, 30, 1, "{\"k\":\"a\",\"t\":[5,5],\"l\":5,\"e\":5,\"c\":1,\"sd\":0.0,\"td\":[5],\"ws\":10}"});
+        h_free(&h);
+}
+
 static void test_random_tumbling(void **state)
 {
         (void)state;
@@ -1103,6 +1131,45 @@ static void test_snapshot_rejects(void **state)
         h_free(&a);
 }
 
+/* States of the larger accumulators no record could leave are refused:
+ * TOPK's count past k or out of order, the HyperLogLog's hashes out of
+ * order or past the sparse limit, a mode that is not one. */
+static void test_snapshot_rejects_ext(void **state)
+{
+        (void)state;
+        const char *sql = SRC "CREATE TABLE t AS SELECT k, TOPK(v, 2) AS t, COUNT_DISTINCT(v) AS c FROM s\n"
+                              "  WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS)\n"
+                              "  GROUP BY k EMIT FINAL;";
+        struct h a;
+        h_damaged_state(&a, sql);
+        rec(&a, "k9", 4, 16); /* k9: two values, so two hashes */
+        struct sl_buf good = h_save(&a);
+        const size_t v9 = value_at(&good, "k9", 2);
+        uint32_t npanes;
+        memcpy(&npanes, good.p + 8, 4);
+        const size_t acc_bytes = 8 + 2 * 8 + sizeof(struct sl_agg_hll);
+        const size_t pane9 = v9 + E_PANES + (1 % npanes) * (P_ACC + acc_bytes);
+        const size_t topk = pane9 + P_ACC, hll = topk + 24;
+        assert_int_equal(get_i64(good.p + pane9 + P_ID), 1);
+        assert_int_equal(get_i64(good.p + topk), 2); /* [9, 4] */
+        assert_int_equal(get_i64(good.p + topk + 8), 9);
+        assert_int_equal(get_i64(good.p + topk + 16), 4);
+        assert_int_equal(get_i64(good.p + hll) & 0xffffffff, 2); /* sparse, 2 hashes */
+        char *c;
+        c = copy_of(&good), set_i64(c + topk, 3), refused(sql, &good, c, "TOPK count past k");
+        c = copy_of(&good), set_i64(c + topk, -1), refused(sql, &good, c, "TOPK count -1");
+        c = copy_of(&good), set_i64(c + topk + 8, 3), refused(sql, &good, c, "TOPK ascending");
+        c = copy_of(&good), c[hll] = 3, refused(sql, &good, c, "hashes past those held");
+        c = copy_of(&good), memset(c + hll, 0xff, 4), refused(sql, &good, c, "hashes past the limit");
+        c = copy_of(&good), memcpy(c + hll + 8, good.p + hll + 16, 8), refused(sql, &good, c, "repeated hash");
+        c = copy_of(&good), c[hll + 4] = 2, refused(sql, &good, c, "mode 2");
+        /* dense with a register past 64 - p + 1 */
+        c = copy_of(&good), c[hll + 4] = 1, c[hll] = 0, memset(c + hll + 8, 0, 16);
+        c[hll + 8 + 100] = 54, refused(sql, &good, c, "register 54");
+        sl_buf_free(&good);
+        h_free(&a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1116,12 +1183,14 @@ int main(void)
                 cmocka_unit_test(test_having),
                 cmocka_unit_test(test_unwindowed_and_nulls),
                 cmocka_unit_test(test_multi_column_key),
+                cmocka_unit_test(test_ext_hopping_final),
                 cmocka_unit_test(test_random_tumbling),
                 cmocka_unit_test(test_random_hopping),
                 cmocka_unit_test(test_many_keys),
                 cmocka_unit_test(test_snapshot_continues),
                 cmocka_unit_test(test_snapshot_empty),
                 cmocka_unit_test(test_snapshot_rejects),
+                cmocka_unit_test(test_snapshot_rejects_ext),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

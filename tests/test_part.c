@@ -28,6 +28,26 @@ static const char sql[] =
         "  WINDOWEND AS we FROM s WINDOW HOPPING (SIZE 30 SECONDS, ADVANCE BY 10 SECONDS)\n"
         "  GROUP BY userId EMIT CHANGES;\n";
 
+/* The aggregates with larger states (docs/sql.md): tumbling, hopping
+ * (panes merged) and unwindowed, where the two keys see enough distinct
+ * values (728 and 681) for COUNT_DISTINCT to turn from hashes into
+ * registers. */
+static const char sql_ext[] =
+        "CREATE STREAM s (userId STRING KEY, amount DOUBLE, lvl BIGINT, vis STRING, g INTEGER,\n"
+        "  ts BIGINT) WITH (KAFKA_TOPIC='in', VALUE_FORMAT='JSON', TIMESTAMP='ts');\n"
+        "CREATE TABLE t WITH (KAFKA_TOPIC='t') AS SELECT userId, COUNT_DISTINCT(vis) AS c,\n"
+        "  TOPK(lvl, 3) AS t3, TOPKDISTINCT(amount, 2) AS td, LATEST_BY_OFFSET(lvl) AS l,\n"
+        "  EARLIEST_BY_OFFSET(amount) AS e, STDDEV_SAMP(lvl) AS sd, EMA(amount, 0.3) AS ema,\n"
+        "  WINDOWSTART AS ws FROM s WINDOW TUMBLING (SIZE 10 SECONDS, GRACE PERIOD 2 SECONDS)\n"
+        "  GROUP BY userId EMIT FINAL;\n"
+        "CREATE TABLE h WITH (KAFKA_TOPIC='h') AS SELECT userId, COUNT_DISTINCT(vis) AS c,\n"
+        "  TOPK(amount, 4) AS t4, TOPKDISTINCT(lvl, 3) AS td, LATEST_BY_OFFSET(amount) AS l,\n"
+        "  EARLIEST_BY_OFFSET(lvl) AS e, STDDEV_SAMP(amount) AS sd, WINDOWEND AS we\n"
+        "  FROM s WINDOW HOPPING (SIZE 30 SECONDS, ADVANCE BY 10 SECONDS)\n"
+        "  GROUP BY userId EMIT CHANGES;\n"
+        "CREATE TABLE u WITH (KAFKA_TOPIC='u') AS SELECT g, COUNT_DISTINCT(vis) AS c,\n"
+        "  TOPK(lvl, 5) AS t, EMA(lvl, 0.1) AS e FROM s GROUP BY g EMIT CHANGES;\n";
+
 struct side {
         struct sl_ring ring;
         struct sl_outq oq;
@@ -84,17 +104,26 @@ static void feed(struct side *s, int64_t off, uint64_t *x)
         int k = (int)(*x % 7);
         int64_t ts = 1700000000000 + off * 700 - (int64_t)(*x >> 50) % 3000;
         snprintf(key, sizeof key, "u%d", k);
-        int n = snprintf(val, sizeof val, "{\"amount\":%d.25,\"ts\":%lld}", (int)(*x % 1000), (long long)ts);
+        /* lvl, vis and g are read by sql_ext only; lvl is sometimes null */
+        char lvl[24] = "null";
+        if (*x % 11 != 0)
+                snprintf(lvl, sizeof lvl, "%d", (int)((*x >> 20) % 50) - 10);
+        int n = snprintf(val, sizeof val,
+                         "{\"amount\":%d.25,\"ts\":%lld,\"lvl\":%s,\"vis\":\"v%d\",\"g\":%d}",
+                         (int)(*x % 1000), (long long)ts, lvl, (int)((*x >> 30) % 5000),
+                         (int)((*x >> 40) % 2));
         assert_int_equal(sl_part_record(s->pt, off, key, strlen(key), val, (size_t)n, ts), 0);
 }
 
-static void test_snapshot_continues_exactly(void **state)
+/* Feeds n records; a snapshot after every step-th is restored into a
+ * fresh partition, and both go on to the end with the same rows. */
+static void snapshot_continues(const char *text, int64_t n, int64_t step)
 {
-        (void)state;
         char err[256];
-        struct sl_plan *p = sl_plan_load_string(sql, sizeof sql - 1, "t.sql", err, sizeof err);
-        assert_non_null(p);
-        for (int64_t cut = 0; cut < 300; cut += 7) {
+        struct sl_plan *p = sl_plan_load_string(text, strlen(text), "t.sql", err, sizeof err);
+        if (!p)
+                fail_msg("%s", err);
+        for (int64_t cut = 0; cut < n - 100; cut += step) {
                 struct side a, b;
                 side_init(&a, p);
                 side_init(&b, p);
@@ -112,7 +141,7 @@ static void test_snapshot_continues_exactly(void **state)
                 assert_int_equal(sl_part_keys(b.pt), sl_part_keys(a.pt));
                 assert_int_equal(sl_part_next_offset(b.pt), sl_part_next_offset(a.pt));
                 uint64_t xb = xa;
-                for (int64_t o = cut; o < 400; o++) {
+                for (int64_t o = cut; o < n; o++) {
                         feed(&a, o, &xa);
                         feed(&b, o, &xb);
                 }
@@ -133,6 +162,20 @@ static void test_snapshot_continues_exactly(void **state)
                 side_fini(&b);
         }
         sl_plan_free(p);
+}
+
+static void test_snapshot_continues_exactly(void **state)
+{
+        (void)state;
+        snapshot_continues(sql, 400, 7);
+}
+
+/* COUNT_DISTINCT sparse and dense, TOPK, LATEST/EARLIEST, STDDEV_SAMP,
+ * EMA: their states too. */
+static void test_snapshot_continues_exactly_ext(void **state)
+{
+        (void)state;
+        snapshot_continues(sql_ext, 1500, 23);
 }
 
 /* Dead letters: a dropped record is queued as it came, with its place and
@@ -211,6 +254,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_snapshot_continues_exactly),
+                cmocka_unit_test(test_snapshot_continues_exactly_ext),
                 cmocka_unit_test(test_dead_letters),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

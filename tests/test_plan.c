@@ -322,6 +322,111 @@ static void test_parse_error_prefix(void **state)
 
 /* ---- successful plans ---------------------------------------------- */
 
+#define T0 STREAM "CREATE TABLE o AS SELECT userId, "
+#define T1 " FROM tx GROUP BY userId;"
+#define HOP " FROM tx WINDOW HOPPING (SIZE 2 MINUTES, ADVANCE BY 1 MINUTE) GROUP BY userId;"
+
+/* COUNT_DISTINCT, TOPK, TOPKDISTINCT, LATEST/EARLIEST_BY_OFFSET,
+ * STDDEV_SAMP, EMA: arguments, literals, types, windows, formats. */
+static void test_ext_aggregate_errors(void **state)
+{
+        (void)state;
+        expect_error(T0 "TOPK(amount) AS t" T1, "TOPK", 1,
+                     "TOPK takes two arguments (a value and k), got 1");
+        expect_error(T0 "TOPKDISTINCT(amount, 1, 2) AS t" T1, "TOPKDISTINCT", 1,
+                     "TOPKDISTINCT takes two arguments (a value and k), got 3");
+        expect_error(T0 "EMA(amount) AS e" T1, "EMA", 1,
+                     "EMA takes two arguments (a value and alpha), got 1");
+        expect_error(T0 "COUNT_DISTINCT(note, qty) AS c" T1, "COUNT_DISTINCT", 1,
+                     "COUNT_DISTINCT takes one argument, got 2");
+        expect_error(T0 "LATEST_BY_OFFSET(*) AS c" T1, "LATEST_BY_OFFSET", 1,
+                     "LATEST_BY_OFFSET(*) is not allowed; only COUNT(*)");
+        /* k: an integer literal in [1, 100], reported at the literal */
+        expect_error(T0 "TOPK(amount, qty) AS t" T1, "qty)", 1,
+                     "TOPK's k must be an integer literal between 1 and 100");
+        expect_error(T0 "TOPK(amount, 2.5) AS t" T1, "2.5", 1,
+                     "TOPK's k must be an integer literal between 1 and 100");
+        expect_error(T0 "TOPK(amount, 1 + 1) AS t" T1, "1 + 1", 1,
+                     "TOPK's k must be an integer literal between 1 and 100");
+        expect_error(T0 "TOPK(amount, 0) AS t" T1, "0)", 1,
+                     "TOPK's k must be between 1 and 100, got 0");
+        expect_error(T0 "TOPKDISTINCT(amount, -3) AS t" T1, "-3", 1,
+                     "TOPKDISTINCT's k must be between 1 and 100, got -3");
+        expect_error(T0 "TOPK(amount, 101) AS t" T1, "101", 1,
+                     "TOPK's k must be between 1 and 100, got 101");
+        /* alpha: a number literal in (0, 1] */
+        expect_error(T0 "EMA(amount, qty) AS e" T1, "qty)", 1,
+                     "EMA's alpha must be a number literal in (0, 1]");
+        expect_error(T0 "EMA(amount, 'x') AS e" T1, "'x'", 1,
+                     "EMA's alpha must be a number literal in (0, 1]");
+        expect_error(T0 "EMA(amount, 0) AS e" T1, "0)", 1,
+                     "EMA's alpha must be in (0, 1], got 0");
+        expect_error(T0 "EMA(amount, 1.5) AS e" T1, "1.5", 1,
+                     "EMA's alpha must be in (0, 1], got 1.5");
+        expect_error(T0 "EMA(amount, -0.5) AS e" T1, "-0.5", 1,
+                     "EMA's alpha must be in (0, 1], got -0.5");
+        /* argument types */
+        expect_error(T0 "TOPK(note, 3) AS t" T1, "TOPK", 1,
+                     "TOPK needs a numeric argument (INTEGER, BIGINT or DOUBLE), found STRING");
+        expect_error(T0 "TOPKDISTINCT(ok, 3) AS t" T1, "TOPKDISTINCT", 1,
+                     "TOPKDISTINCT needs a numeric argument (INTEGER, BIGINT or DOUBLE), found BOOLEAN");
+        expect_error(T0 "LATEST_BY_OFFSET(note) AS l" T1, "LATEST_BY_OFFSET", 1,
+                     "LATEST_BY_OFFSET needs an INTEGER, BIGINT, DOUBLE or BOOLEAN argument "
+                     "(STRING is not supported yet), found STRING");
+        expect_error(T0 "STDDEV_SAMP(note) AS s" T1, "STDDEV_SAMP", 1,
+                     "STDDEV_SAMP needs a numeric argument (INTEGER, BIGINT or DOUBLE), found STRING");
+        expect_error(T0 "EMA(ok, 0.5) AS e" T1, "EMA", 1,
+                     "EMA needs a numeric argument (INTEGER, BIGINT or DOUBLE), found BOOLEAN");
+        expect_error(T0 "COUNT_DISTINCT(NULL) AS c" T1, "COUNT_DISTINCT", 1,
+                     "COUNT_DISTINCT needs a typed argument, not a NULL literal, found NULL");
+        /* EMA depends on record order: not across a hopping window's panes */
+        expect_error(T0 "EMA(amount, 0.5) AS e" HOP, "EMA", 1,
+                     "EMA cannot be used in a HOPPING window: it depends on record order, which the "
+                     "window's panes do not keep (use a TUMBLING window or none)");
+        /* an ARRAY is selected as it is, never computed with */
+        expect_error(T0 "TOPK(amount, 3) + 1 AS t" T1, "TOPK", 1,
+                     "TOPK returns an ARRAY, which can only be selected as it is, not used in an expression");
+        expect_error(T0 "COUNT(*) AS n" " FROM tx GROUP BY userId HAVING TOPK(qty, 2) IS NULL;", "TOPK", 1,
+                     "TOPK returns an ARRAY, which can only be selected as it is, not used in an expression");
+        expect_error(STREAM "CREATE TABLE o WITH (VALUE_FORMAT = 'FLATBUFFERS') AS\n"
+                            "  SELECT userId, TOPK(qty, 2) AS t" T1,
+                     "TOPK", 1,
+                     "'t' is an ARRAY, which VALUE_FORMAT='FLATBUFFERS' rows cannot hold yet (use VALUE_FORMAT='JSON')");
+        /* state per key is bounded */
+        expect_error(T0 "COUNT_DISTINCT(note) AS c FROM tx\n"
+                     "  WINDOW HOPPING (SIZE 4090 MINUTES, ADVANCE BY 1 MINUTE, GRACE PERIOD 0 SECONDS) GROUP BY userId;",
+                     "SELECT", 1,
+                     "the aggregates need 16850800 bytes of state per key (4090 live panes of 4120 bytes), "
+                     "more than 16777216: use fewer or smaller aggregates (COUNT_DISTINCT takes 4104 bytes a pane)");
+}
+
+/* The state layout: each aggregate at its offset, sizes adding up. */
+static void test_ext_aggregate_layout(void **state)
+{
+        (void)state;
+        struct sl_plan *p = load_ok(T0 "COUNT(*) AS n, TOPK(qty, 3) AS t, COUNT_DISTINCT(note) AS c,\n"
+                                    "  topk(qty, 3) AS t2, TOPK(qty, 4) AS t4, EMA(amount, 1) AS e,\n"
+                                    "  STDDEV_SAMP(qty) AS s, EARLIEST_BY_OFFSET(ok) AS f" T1);
+        const struct sl_query *q = &p->queries[0];
+        assert_int_equal(q->nagg, 7); /* topk(qty, 3) is TOPK(qty, 3) */
+        static const uint32_t off[] = {0, 16, 16 + 32, 16 + 32 + 4104, 16 + 32 + 4104 + 40,
+                                       16 + 32 + 4104 + 40 + 16, 16 + 32 + 4104 + 40 + 16 + 24};
+        for (uint32_t a = 0; a < q->nagg; a++)
+                assert_int_equal(q->aggs[a].desc.off, off[a]);
+        assert_int_equal(q->acc_bytes, off[6] + 16);
+        assert_int_equal(q->aggs[1].type, SL_T_ARRAY);
+        assert_int_equal(q->aggs[1].desc.k, 3);
+        assert_int_equal(q->aggs[3].desc.k, 4);
+        assert_true(q->aggs[4].desc.alpha == 1.0);
+        assert_int_equal(q->aggs[6].type, SL_T_BOOL);
+        sl_plan_free(p);
+        /* EMA in a tumbling window, TOPK in a hopping one */
+        p = load_ok(T0 "EMA(qty, 0.1) AS e FROM tx WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY userId;");
+        sl_plan_free(p);
+        p = load_ok(T0 "TOPK(qty, 2) AS t, COUNT_DISTINCT(userId) AS c" HOP);
+        sl_plan_free(p);
+}
+
 static void test_source(void **state)
 {
         (void)state;
@@ -545,6 +650,8 @@ int main(void)
                 cmocka_unit_test(test_name_errors),
                 cmocka_unit_test(test_condition_errors),
                 cmocka_unit_test(test_parse_error_prefix),
+                cmocka_unit_test(test_ext_aggregate_errors),
+                cmocka_unit_test(test_ext_aggregate_layout),
                 cmocka_unit_test(test_source),
                 cmocka_unit_test(test_stream_query),
                 cmocka_unit_test(test_aggregate_query),

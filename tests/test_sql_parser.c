@@ -444,6 +444,44 @@ static void test_negative_literals(void **state)
         assert_string_equal(formatted("-(-(5))"), "(-(-(5)))");
 }
 
+/* The aggregates with a literal parameter parse as calls of two arguments;
+ * the planner checks the literal (test_plan.c). */
+static void test_aggregate_parameters(void **state)
+{
+        (void)state;
+        struct sl_script *script = parse_expr("TOPK(level, 3)");
+        const struct sl_expr *e = first_item(script);
+        assert_int_equal(e->kind, SL_EX_CALL);
+        assert_string_equal(e->name, "TOPK");
+        assert_int_equal(e->nargs, 2);
+        assert_column(e->args[0], "level", 1, EXPR_COL + 5);
+        assert_int_equal(e->args[1]->kind, SL_EX_INT);
+        assert_int_equal(e->args[1]->u.i, 3);
+        assert_pos(e->args[1]->pos, 1, EXPR_COL + 12);
+        sl_script_free(script);
+
+        script = parse_expr("ema(x, -0.5)");
+        e = first_item(script);
+        assert_int_equal(e->nargs, 2);
+        assert_int_equal(e->args[1]->kind, SL_EX_DOUBLE);
+        assert_true(e->args[1]->u.d == -0.5);
+        sl_script_free(script);
+
+        script = parse_expr("COUNT_DISTINCT(x)");
+        e = first_item(script);
+        assert_int_equal(e->kind, SL_EX_CALL);
+        assert_string_equal(e->name, "COUNT_DISTINCT");
+        assert_int_equal(e->nargs, 1);
+        sl_script_free(script);
+
+        assert_string_equal(formatted("TopKDistinct(a, 2)"), "TopKDistinct(a, 2)");
+        assert_string_equal(formatted("LATEST_BY_OFFSET(a)"), "LATEST_BY_OFFSET(a)");
+        assert_error("CREATE STREAM o AS SELECT TOPK(a, ) FROM s", 1, EXPR_COL + 8,
+                     "expected expression, found ')'");
+        assert_error("CREATE STREAM o AS SELECT TOPK(a 3) FROM s", 1, EXPR_COL + 7,
+                     "expected ',' or ')' to close the call of TOPK at 1:31, found '3'");
+}
+
 static void test_literals(void **state)
 {
         (void)state;
@@ -1038,6 +1076,7 @@ int main(void)
                 cmocka_unit_test(test_script_shapes),
                 cmocka_unit_test(test_precedence),
                 cmocka_unit_test(test_negative_literals),
+                cmocka_unit_test(test_aggregate_parameters),
                 cmocka_unit_test(test_literals),
                 cmocka_unit_test(test_window_keywords_and_names),
                 cmocka_unit_test(test_case_cast_concat),

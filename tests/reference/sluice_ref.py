@@ -30,7 +30,10 @@ EXPR (lists):
     ["cmp", op, EXPR, EXPR]        op in = <> < <= > >=
     ["and", EXPR, EXPR] | ["or", EXPR, EXPR] | ["not", EXPR]
     ["isnull", EXPR] | ["notnull", EXPR]
-    ["agg", fn, col | null]        fn in COUNT SUM AVG MIN MAX; COUNT with null = COUNT(*)
+    ["agg", fn, col | null]        fn in COUNT SUM AVG MIN MAX COUNT_DISTINCT
+                                   LATEST_BY_OFFSET EARLIEST_BY_OFFSET STDDEV_SAMP;
+                                   COUNT with null = COUNT(*)
+    ["agg", fn, col, param]        fn in TOPK TOPKDISTINCT (param: k) EMA (param: alpha)
     ["windowstart"] | ["windowend"]
 
 Three-valued logic: a comparison with a NULL operand is NULL; WHERE and HAVING
@@ -155,15 +158,57 @@ def wrap64(n):
     return (n + 2 ** 63) % 2 ** 64 - 2 ** 63
 
 
-def aggregate(fn, col, ctype, records):
+HLL_EXACT = 512  # COUNT_DISTINCT is exact up to this many distinct values
+
+
+def welford(vals):
+    """Sample standard deviation by Welford's update in arrival order (the
+    same IEEE operations as sluice's, so a one-pane result is bit-exact)."""
+    n, mean, m2 = 0, 0.0, 0.0
+    for v in vals:
+        v = float(v)
+        n += 1
+        delta = v - mean
+        mean += delta / n
+        m2 += delta * (v - mean)
+    if n < 2:
+        return None
+    sd = math.sqrt(m2 / (n - 1))
+    return sd if math.isfinite(sd) else None  # NaN, inf: JSON null
+
+
+def aggregate(fn, col, ctype, records, param=None):
     """The aggregate over the records a window accepted, in arrival order.
     Returns (value, scale): scale is sum(|x|) (or its mean for AVG) for DOUBLE
-    SUM/AVG, the magnitude that bounds float summation error; else None."""
+    SUM/AVG, the magnitude that bounds float summation error; ("sd", max|x|)
+    for STDDEV_SAMP (panes merge by Chan's formula); ("approx", 0.05) for a
+    COUNT_DISTINCT past the exact range (a HyperLogLog, 1.6 % standard
+    error); else None."""
     if fn == "COUNT":
         if col is None:
             return len(records), None
         return sum(1 for r in records if r[col] is not None), None
     vals = [r[col] for r in records if r[col] is not None]
+    if fn == "COUNT_DISTINCT":
+        n = len(set(vals))  # -0.0 == 0.0, strings by code points = UTF-8 bytes
+        return n, (("approx", 0.05) if n > HLL_EXACT else None)
+    if fn == "TOPK":
+        return sorted(vals, reverse=True)[:param], None
+    if fn == "TOPKDISTINCT":
+        return sorted(set(vals), reverse=True)[:param], None
+    if not vals:
+        return None, None
+    if fn == "LATEST_BY_OFFSET":
+        return vals[-1], None
+    if fn == "EARLIEST_BY_OFFSET":
+        return vals[0], None
+    if fn == "STDDEV_SAMP":
+        return welford(vals), ("sd", max(abs(float(v)) for v in vals))
+    if fn == "EMA":
+        ema = float(vals[0])
+        for v in vals[1:]:
+            ema = param * float(v) + (1.0 - param) * ema
+        return (ema if math.isfinite(ema) else None), None  # NaN, inf: JSON null
     if not vals:
         return None, None
     if fn == "MIN":
@@ -232,9 +277,10 @@ def run(query, lines):
         aggs = {}
 
         def agg_of(e):
-            k = (e[1], e[2])
+            k = tuple(e[1:])
             if k not in aggs:
-                aggs[k] = aggregate(e[1], e[2], ctypes.get(e[2]), ws.records)
+                aggs[k] = aggregate(e[1], e[2], ctypes.get(e[2]), ws.records,
+                                    e[3] if len(e) > 3 else None)
             return aggs[k]
 
         def env(e):
@@ -363,6 +409,8 @@ def sql_expr(e):
     if tag == "notnull":
         return "(%s IS NOT NULL)" % sql_expr(e[1])
     if tag == "agg":
+        if len(e) > 3:
+            return "%s(%s, %r)" % (e[1], ident(e[2]), e[3])
         return "%s(%s)" % (e[1], "*" if e[2] is None else ident(e[2]))
     if tag == "windowstart":
         return "WINDOWSTART"
