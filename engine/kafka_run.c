@@ -2337,6 +2337,16 @@ int sluice_run_kafka(const struct sluice_pipeline *pl, const struct sluice_kafka
                 goto out;
         bool any = false;
         for (uint32_t s = 0; s < r.plan->nsources; s++)
+                if (r.plan->sources[s].joined) {
+                        /* The table bootstrap and its updates are built in
+                         * file mode only (docs/architecture.md, "Joins"). */
+                        errf(&r, "table %s: stream-table joins run in file mode only for now "
+                                 "(sluice run --input %s=FILE)",
+                             r.plan->sources[s].name, r.plan->sources[s].name);
+                        rc = -EINVAL;
+                        goto out;
+                }
+        for (uint32_t s = 0; s < r.plan->nsources; s++)
                 if (r.plan->sources[s].nqueries) {
                         any = true;
                         if (!r.plan->sources[s].topic) {

@@ -1,0 +1,53 @@
+/*
+ * ktable.h - the state of a source table (CREATE TABLE t (...) WITH
+ * (KAFKA_TOPIC = ...)): the latest row per PRIMARY KEY value, for
+ * stream-table joins.
+ *
+ * An upsert replaces the whole row of its key (latest wins), a delete
+ * removes it (a tombstone).  A row is stored as one block holding its
+ * values, the key bytes and every string, so a looked-up row stays valid
+ * until the next upsert or delete of the same table.
+ *
+ * Not thread-safe: one owner thread (the file-mode dispatcher) applies
+ * updates and looks rows up.
+ */
+#ifndef SL_KTABLE_H
+#define SL_KTABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/value.h"
+
+struct sl_ktable;
+
+/* A table of rows of ncols values; NULL when out of memory. */
+struct sl_ktable *sl_ktable_new(uint32_t ncols);
+void sl_ktable_destroy(struct sl_ktable *kt);
+
+/*
+ * The key bytes of a join or primary-key value v (not NULL): a STRING is
+ * its bytes (*key points into v's string), an INTEGER or BIGINT 8 bytes
+ * little-endian (so that the two types match each other), a DOUBLE its 8
+ * IEEE bytes with -0.0 folded into 0.0, a BOOLEAN one byte.  buf holds the
+ * bytes of non-strings.
+ */
+void sl_ktable_key_of(const struct sl_value *v, char buf[8], const char **key,
+                      uint32_t *klen);
+
+/* Replaces (or adds) the row of key with row[0, ncols), copying its
+ * strings.  0 or -ENOMEM (the table is unchanged then). */
+int sl_ktable_upsert(struct sl_ktable *kt, const char *key, uint32_t klen,
+                     const struct sl_value *row);
+/* Removes the row of key; false if there was none. */
+bool sl_ktable_delete(struct sl_ktable *kt, const char *key, uint32_t klen);
+/* The row of key (ncols values), or NULL. */
+const struct sl_value *sl_ktable_get(const struct sl_ktable *kt, const char *key,
+                                     uint32_t klen);
+
+uint64_t sl_ktable_count(const struct sl_ktable *kt);
+/* Heap bytes held (index and rows). */
+size_t sl_ktable_bytes(const struct sl_ktable *kt);
+
+#endif
