@@ -111,8 +111,7 @@ static int lookup_column(const struct cols_scope *cs, const struct sl_expr *e,
         const struct sl_source *src = cs->src, *tab = cs->tab;
         int c;
         if (e->qualifier) {
-                if (!tab && strcmp(e->qualifier, src->name) != 0 &&
-                    (!cs->alias || strcmp(e->qualifier, cs->alias) != 0)) {
+                if (!tab && !names_side(e->qualifier, src, cs->alias)) {
                         snprintf(err, errlen, "'%s' is not the stream this query reads (%s)",
                                  e->qualifier, side_name(src, cs->alias));
                         return -1;
