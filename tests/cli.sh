@@ -73,6 +73,20 @@ expect_rc "bad state.max.bytes" 2 "$sluice" run "$ex1/pipeline.sql" --mock --set
 one_line "bad state.max.bytes: one line" "state.max.bytes 'lots'"
 expect_rc "empty dlq.topic" 2 "$sluice" run "$ex1/pipeline.sql" --mock --set dlq.topic=
 one_line "empty dlq.topic: one line" "dlq.topic"
+# Tables: the table needs its own input; Kafka mode refuses joins for now.
+ex5=$root/examples/05-order-enrichment
+expect_rc "no table input" 2 "$sluice" run "$ex5/pipeline.sql" --input orders="$ex5/inputs/orders.ndjson"
+one_line "no table input: one line" "no input for table 'customers': add --input customers=FILE"
+expect_rc "join in Kafka mode" 2 "$sluice" run "$ex5/pipeline.sql" --mock
+one_line "join in Kafka mode: one line" "table customers: stream-table joins run in file mode only for now"
+mkdir -p "$tmp/join"
+expect_rc "join run" 0 "$sluice" run "$ex5/pipeline.sql" --input orders="$ex5/inputs/orders.ndjson" \
+        --input customers="$ex5/inputs/customers.ndjson" --output "$tmp/join"
+expect_err "join summary: table" "table customers: 9 read (0.3 KiB), 6 upserts, 2 deletes, 1 dropped (1 null primary key)"
+expect_err "join summary: INNER drops" "query region_trend -> bss.orders.region.trend: 6 rows written, 0 late, 0 filtered, 1 null key, 3 without a table row"
+expect_rc "explain join" 0 "$sluice" explain "$ex5/pipeline.sql"
+grep -q "2. join: LEFT JOIN customers ON customerId = customers.id (no row: its columns are NULL)" "$tmp/out" \
+        && ok "explain shows the join" || bad "explain shows the join"
 expect_rc "missing input file" 1 "$sluice" run "$ex1/pipeline.sql" --input "$tmp/missing.ndjson"
 expect_err "missing input file: message" "cannot open"
 expect_rc "unknown stream in --input" 2 "$sluice" run "$ex1/pipeline.sql" --input nosuch="$ex1/input.ndjson"
