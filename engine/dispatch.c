@@ -220,56 +220,6 @@ static int route_query(struct sl_dispatch *d, const struct sl_source *src,
         return rc;
 }
 
-/* A record of table source si, decoded into d->vals: upsert or delete. */
-static int apply_table(struct sl_dispatch *d, uint32_t si)
-{
-        const struct sl_source *src = &d->plan->sources[si];
-        struct sl_source_stats *sst = &d->sstats[si];
-        const struct sl_value *pk = &d->vals[src->pk_col];
-        if (pk->type == SL_T_NULL) {
-                sst->dropped[SL_DROP_NULL_PK]++;
-                return 0;
-        }
-        char buf[8];
-        const char *key;
-        uint32_t klen;
-        sl_ktable_key_of(pk, buf, &key, &klen);
-        const struct sl_value *del = &d->vals[src->ncols]; /* SL_TABLE_DELETED */
-        if (del->type == SL_T_BOOL && del->u.b) {
-                sl_ktable_delete(d->tables[si], key, klen);
-                sst->deletes++;
-                return 0;
-        }
-        int rc = sl_ktable_upsert(d->tables[si], key, klen, d->vals);
-        if (rc == 0)
-                sst->upserts++;
-        return rc;
-}
-
-/* Copies each joined table's row for this record into its value slots. */
-static void join_tables(struct sl_dispatch *d, const struct sl_source *src)
-{
-        for (uint32_t j = 0; j < src->njoins; j++) {
-                const struct sl_join *jn = &src->joins[j];
-                const struct sl_source *tab = &d->plan->sources[jn->table];
-                const struct sl_value *kv = &d->vals[jn->key_slot];
-                const struct sl_value *row = NULL;
-                if (kv->type != SL_T_NULL) {
-                        char buf[8];
-                        const char *key;
-                        uint32_t klen;
-                        sl_ktable_key_of(kv, buf, &key, &klen);
-                        row = sl_ktable_get(d->tables[jn->table], key, klen);
-                }
-                d->matched[j] = row != NULL;
-                if (row)
-                        memcpy(&d->vals[jn->base], row, tab->ncols * sizeof *row);
-                else
-                        for (uint32_t c = 0; c < tab->ncols; c++)
-                                d->vals[jn->base + c].type = SL_T_NULL;
-        }
-}
-
 int sl_dispatch_record(struct sl_dispatch *d, uint32_t si, uint64_t seq,
                        const char *rec, size_t len)
 {
@@ -287,10 +237,10 @@ int sl_dispatch_record(struct sl_dispatch *d, uint32_t si, uint64_t seq,
                 goto done;
         }
         if (src->table) {
-                rc = apply_table(d, si);
+                rc = sl_ktable_apply(d->tables[si], src, d->vals, sst);
                 goto done;
         }
-        join_tables(d, src);
+        sl_ktable_join(d->plan, src, d->tables, d->vals, d->matched);
         for (uint32_t k = 0; k < src->nqueries && rc == 0; k++)
                 rc = route_query(d, src, &d->plan->queries[src->queries[k]], seq, ts);
 done:

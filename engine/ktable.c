@@ -220,6 +220,55 @@ const struct sl_value *sl_ktable_get(const struct sl_ktable *kt, const char *key
         return r ? row_vals(r) : NULL;
 }
 
+int sl_ktable_apply(struct sl_ktable *kt, const struct sl_source *src,
+                    const struct sl_value *vals, struct sl_source_stats *sst)
+{
+        const struct sl_value *pk = &vals[src->pk_col];
+        if (pk->type == SL_T_NULL) {
+                sst->dropped[SL_DROP_NULL_PK]++;
+                return 0;
+        }
+        char buf[8];
+        const char *key;
+        uint32_t klen;
+        sl_ktable_key_of(pk, buf, &key, &klen);
+        const struct sl_value *del = &vals[src->ncols]; /* SL_TABLE_DELETED */
+        if (del->type == SL_T_BOOL && del->u.b) {
+                sl_ktable_delete(kt, key, klen);
+                sst->deletes++;
+                return 0;
+        }
+        int rc = sl_ktable_upsert(kt, key, klen, vals);
+        if (rc == 0)
+                sst->upserts++;
+        return rc;
+}
+
+void sl_ktable_join(const struct sl_plan *p, const struct sl_source *src,
+                    struct sl_ktable *const *tables, struct sl_value *vals,
+                    bool *matched)
+{
+        for (uint32_t j = 0; j < src->njoins; j++) {
+                const struct sl_join *jn = &src->joins[j];
+                const struct sl_source *tab = &p->sources[jn->table];
+                const struct sl_value *kv = &vals[jn->key_slot];
+                const struct sl_value *row = NULL;
+                if (kv->type != SL_T_NULL) {
+                        char buf[8];
+                        const char *key;
+                        uint32_t klen;
+                        sl_ktable_key_of(kv, buf, &key, &klen);
+                        row = sl_ktable_get(tables[jn->table], key, klen);
+                }
+                matched[j] = row != NULL;
+                if (row)
+                        memcpy(&vals[jn->base], row, tab->ncols * sizeof *row);
+                else
+                        for (uint32_t c = 0; c < tab->ncols; c++)
+                                vals[jn->base + c].type = SL_T_NULL;
+        }
+}
+
 uint64_t sl_ktable_count(const struct sl_ktable *kt)
 {
         return kt->count;

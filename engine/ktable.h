@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/plan.h"
+#include "engine/stats.h"
 #include "engine/value.h"
 
 struct sl_ktable;
@@ -45,6 +47,25 @@ bool sl_ktable_delete(struct sl_ktable *kt, const char *key, uint32_t klen);
 /* The row of key (ncols values), or NULL. */
 const struct sl_value *sl_ktable_get(const struct sl_ktable *kt, const char *key,
                                      uint32_t klen);
+
+/*
+ * A decoded record of table source src (vals: its columns, then the
+ * SL_TABLE_DELETED field) applied to kt: a delete when that field is
+ * true, else an upsert; a NULL primary key is a drop.  Counts in sst.
+ * 0 or -ENOMEM.
+ */
+int sl_ktable_apply(struct sl_ktable *kt, const struct sl_source *src,
+                    const struct sl_value *vals, struct sl_source_stats *sst);
+
+/*
+ * Fills the joined slots of a decoded record of stream src: for each of
+ * its joins, the row of tables[join.table] for the record's key column, or
+ * NULLs, and matched[j] (at least src->njoins entries).  The strings point
+ * into the tables until their next update.
+ */
+void sl_ktable_join(const struct sl_plan *p, const struct sl_source *src,
+                    struct sl_ktable *const *tables, struct sl_value *vals,
+                    bool *matched);
 
 uint64_t sl_ktable_count(const struct sl_ktable *kt);
 /* Heap bytes held (index and rows). */

@@ -73,12 +73,10 @@ expect_rc "bad state.max.bytes" 2 "$sluice" run "$ex1/pipeline.sql" --mock --set
 one_line "bad state.max.bytes: one line" "state.max.bytes 'lots'"
 expect_rc "empty dlq.topic" 2 "$sluice" run "$ex1/pipeline.sql" --mock --set dlq.topic=
 one_line "empty dlq.topic: one line" "dlq.topic"
-# Tables: the table needs its own input; Kafka mode refuses joins for now.
+# Tables: the table needs its own input.
 ex5=$root/examples/05-order-enrichment
 expect_rc "no table input" 2 "$sluice" run "$ex5/pipeline.sql" --input orders="$ex5/inputs/orders.ndjson"
 one_line "no table input: one line" "no input for table 'customers': add --input customers=FILE"
-expect_rc "join in Kafka mode" 2 "$sluice" run "$ex5/pipeline.sql" --mock
-one_line "join in Kafka mode: one line" "table customers: stream-table joins run in file mode only for now"
 mkdir -p "$tmp/join"
 expect_rc "join run" 0 "$sluice" run "$ex5/pipeline.sql" --input orders="$ex5/inputs/orders.ndjson" \
         --input customers="$ex5/inputs/customers.ndjson" --output "$tmp/join"
