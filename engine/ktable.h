@@ -8,8 +8,8 @@
  * values, the key bytes and every string, so a looked-up row stays valid
  * until the next upsert or delete of the same table.
  *
- * Not thread-safe: one owner thread (the file-mode dispatcher) applies
- * updates and looks rows up.
+ * Not thread-safe: one owner thread applies updates and looks rows up (the
+ * file-mode dispatcher; in Kafka mode each worker owns its own copy).
  */
 #ifndef SL_KTABLE_H
 #define SL_KTABLE_H
