@@ -7,6 +7,14 @@
  * SL_FLUSH_RECORDS records all current batches are pushed, even empty
  * ones, so that every worker reports progress at the same record and the
  * merger never waits long for a quiet worker.
+ *
+ * Joins: a record of a table source updates that table's state here (the
+ * dispatcher owns every table); a record of a stream first gets, for each
+ * table joined to it, the table row of its join key copied into its value
+ * slots (NULLs without a row), so that WHERE, the group key and the items
+ * see the joined record.  file_run.c reads every table to its end before
+ * the first stream record, so a record meets the final table (GlobalKTable
+ * bootstrap; see docs/architecture.md).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +23,7 @@
 
 #include "engine/dispatch.h"
 #include "engine/key.h"
+#include "engine/ktable.h"
 #include "engine/record.h"
 
 struct qstate {
@@ -32,6 +41,8 @@ struct sl_dispatch {
         struct sl_source_stats *sstats;
         struct sl_query_stats *qstats;
         struct sl_value vals[SL_MAX_COLS];
+        struct sl_ktable **tables; /* per source: the state of a table, else NULL */
+        bool matched[SL_MAX_COLS]; /* per join of the current record: a row was found */
         struct sl_scratch scratch;
         struct sl_buf key;
         uint64_t done_seq;  /* every record <= done_seq is fully routed */
@@ -53,10 +64,16 @@ struct sl_dispatch *sl_dispatch_new(const struct sl_plan *p,
         d->qs = calloc(p->nqueries, sizeof *d->qs);
         d->sstats = calloc(p->nsources, sizeof *d->sstats);
         d->qstats = calloc(p->nqueries, sizeof *d->qstats);
-        if (!d->cur || !d->qs || !d->sstats || !d->qstats) {
+        d->tables = calloc(p->nsources, sizeof *d->tables);
+        if (!d->cur || !d->qs || !d->sstats || !d->qstats || !d->tables) {
                 sl_dispatch_destroy(d);
                 return NULL;
         }
+        for (uint32_t s = 0; s < p->nsources; s++)
+                if (p->sources[s].table && !(d->tables[s] = sl_ktable_new(p->sources[s].ncols))) {
+                        sl_dispatch_destroy(d);
+                        return NULL;
+                }
         for (uint32_t q = 0; q < p->nqueries; q++)
                 d->qs[q] = (struct qstate){.st = INT64_MIN, .next_close = INT64_MIN};
         return d;
@@ -70,6 +87,10 @@ void sl_dispatch_destroy(struct sl_dispatch *d)
                 for (uint32_t w = 0; w < d->nworkers; w++)
                         free(d->cur[w]);
         free(d->cur);
+        if (d->tables)
+                for (uint32_t s = 0; s < d->plan->nsources; s++)
+                        sl_ktable_destroy(d->tables[s]);
+        free(d->tables);
         free(d->qs);
         free(d->sstats);
         free(d->qstats);
@@ -140,7 +161,7 @@ static int put_item(struct sl_dispatch *d, uint32_t w, const struct sl_source *s
                     uint64_t hash, int64_t ts, int64_t st)
 {
         uint32_t need = kind == SL_ITEM_RECORD
-                ? sl_item_need(q, d->vals, src->ncols, (uint32_t)d->key.len)
+                ? sl_item_need(q, d->vals, src->nslots, (uint32_t)d->key.len)
                 : (uint32_t)sizeof(struct sl_item);
         if (need == UINT32_MAX)
                 return -E2BIG;
@@ -150,7 +171,7 @@ static int put_item(struct sl_dispatch *d, uint32_t w, const struct sl_source *s
         *it = (struct sl_item){.seq = seq, .hash = hash, .ts = ts, .st = st,
                                .size = need, .query = (uint16_t)q->index, .kind = kind};
         if (kind == SL_ITEM_RECORD)
-                sl_item_fill(it, need, q, d->vals, src->ncols, d->key.p, (uint32_t)d->key.len);
+                sl_item_fill(it, need, q, d->vals, src->nslots, d->key.p, (uint32_t)d->key.len);
         return 0;
 }
 
@@ -158,6 +179,10 @@ static int route_query(struct sl_dispatch *d, const struct sl_source *src,
                        const struct sl_query *q, uint64_t seq, int64_t ts)
 {
         struct sl_query_stats *qst = &d->qstats[q->index];
+        if (q->join >= 0 && !q->join_left && !d->matched[q->join]) {
+                qst->unmatched++;
+                return 0;
+        }
         if (q->where && !sl_prog_test(q->where, d->vals)) {
                 qst->filtered++;
                 return 0;
@@ -211,6 +236,11 @@ int sl_dispatch_record(struct sl_dispatch *d, uint32_t si, uint64_t seq,
                 sst->dropped[why]++;
                 goto done;
         }
+        if (src->table) {
+                rc = sl_ktable_apply(d->tables[si], src, d->vals, sst);
+                goto done;
+        }
+        sl_ktable_join(d->plan, src, d->tables, d->vals, d->matched);
         for (uint32_t k = 0; k < src->nqueries && rc == 0; k++)
                 rc = route_query(d, src, &d->plan->queries[src->queries[k]], seq, ts);
 done:

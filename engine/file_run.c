@@ -9,7 +9,9 @@
  * The file is one partition whatever the number of workers: the dispatcher
  * keeps stream time and sends it in band, so the output is identical for
  * every worker count.  Inputs of several streams are read one after the
- * other, in the order the streams were declared.
+ * other, in the order the streams were declared.  Tables are read first,
+ * each to its end, so that every stream record is joined with the final
+ * table state (a GlobalKTable's bootstrap; see docs/architecture.md).
  *
  * Also the public API around plans (load, explain) and reports.
  */
@@ -182,6 +184,11 @@ static int bind_inputs(struct run *r, char *err, size_t errlen)
         }
         for (uint32_t s = 0; s < p->nsources; s++) {
                 const struct sl_source *src = &p->sources[s];
+                if (src->table && src->joined && !r->paths[s]) {
+                        errf(err, errlen, "no input for table '%s': add --input %s=FILE",
+                             src->name, src->name);
+                        return -EINVAL;
+                }
                 if (!src->nqueries)
                         continue;
                 if (!r->paths[s]) {
@@ -646,6 +653,9 @@ int sluice_run_files(const struct sluice_pipeline *pl, const struct sluice_file_
         if ((rc = -pthread_create(&r.merger, NULL, merger_main, &r)) != 0)
                 goto stop;
         merger_started = true;
+        for (uint32_t s = 0; s < r.plan->nsources && rc == 0; s++)
+                if (r.paths[s] && r.plan->sources[s].table && r.plan->sources[s].joined)
+                        rc = read_source(&r, s, r.paths[s], err, errlen);
         for (uint32_t s = 0; s < r.plan->nsources && rc == 0; s++)
                 if (r.paths[s] && r.plan->sources[s].nqueries)
                         rc = read_source(&r, s, r.paths[s], err, errlen);

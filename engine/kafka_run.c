@@ -37,8 +37,10 @@
 #include <unistd.h>
 
 #include "engine/committer.h"
+#include "engine/ktable.h"
 #include "engine/part.h"
 #include "engine/probes.h"
+#include "engine/record.h"
 #include "engine/report.h"
 #include "engine/snapshot.h"
 #include "engine/worker.h"
@@ -80,7 +82,8 @@ static double hist_q(const struct hist *h, double q)
         return (double)(i + 1) * h->unit_us / 1000.0;
 }
 
-enum kb_kind { KB_MSGS, KB_ASSIGN, KB_RESET, KB_REVOKE, KB_CUT, KB_FLUSH, KB_STOP, KB_SNAPSHOT };
+enum kb_kind { KB_MSGS, KB_ASSIGN, KB_RESET, KB_REVOKE, KB_CUT, KB_FLUSH, KB_STOP, KB_SNAPSHOT,
+               KB_TABLE };
 
 struct kent {
         struct sl_part *part;
@@ -95,7 +98,8 @@ struct kbatch {
         int64_t arg;          /* RESET: replay_until; CUT, FLUSH: cut id */
         int64_t rx_us;        /* MSGS: when the Kafka thread received them */
         void *payload;        /* RESET: a snapshot to load after the reset (freed by
-                               * the worker), or NULL */
+                               * the worker), or NULL; TABLE: table records (see
+                               * table_records) */
         size_t plen;
         struct kent e[];
 };
@@ -126,6 +130,9 @@ struct kworker {
         _Atomic uint64_t snaps;
         struct sl_query_stats *qst;
         const struct sl_plan *plan;
+        struct sl_ktable **tables;   /* per source: this worker's copy of a joined table */
+        struct sl_value tvals[SL_MAX_COLS]; /* decoding table records */
+        struct sl_scratch tscratch;
         int rc;
         /* read by the Kafka thread for the status line */
         _Atomic uint64_t records;
@@ -175,6 +182,9 @@ struct krun {
         size_t txn_hdr_len;
         int64_t commit_ms;
         rd_kafka_t *consumer, *producer, *mock_rk;
+        rd_kafka_t *tconsumer;        /* joined tables: every partition, outside the group */
+        rd_kafka_queue_t *tq;
+        uint64_t table_msgs;          /* table records handed to the workers */
         rd_kafka_mock_cluster_t *mock;
         rd_kafka_queue_t *cq;
         rd_kafka_topic_t **out_rkt;   /* per query */
@@ -385,6 +395,64 @@ static int take_snapshots(struct kworker *w)
         return rc;
 }
 
+/*
+ * A KB_TABLE payload: records back to back, each a header (struct trec)
+ * then the message key and value; vlen UINT32_MAX is a null value (a
+ * tombstone).  Every worker gets its own copy and applies it to its own
+ * tables, between two stream batches: no table is shared between threads.
+ * Worker 0 counts them (the others apply the same records).
+ */
+struct trec {
+        uint32_t src;
+        uint32_t klen;
+        uint32_t vlen;
+        uint32_t pad;
+};
+
+static int table_records(struct kworker *w, const char *p, size_t len)
+{
+        struct sl_source_stats none = {0};
+        const char *end = p + len;
+        int rc = 0;
+        while (p < end && rc == 0) {
+                struct trec h;
+                memcpy(&h, p, sizeof h);
+                const char *key = p + sizeof h, *val = key + h.klen;
+                p = val + (h.vlen == UINT32_MAX ? 0 : h.vlen);
+                const struct sl_source *src = &w->plan->sources[h.src];
+                struct sl_source_stats *sst = w->id == 0 ? &w->sst[h.src] : &none;
+                sst->read++;
+                if (h.vlen == UINT32_MAX) {
+                        /* A tombstone: the key alone says which row goes. */
+                        for (uint32_t c = 0; c <= src->ncols; c++)
+                                w->tvals[c].type = SL_T_NULL;
+                        if (!h.klen || !sl_record_key_columns(src, key, h.klen, w->tvals)) {
+                                sst->dropped[SL_DROP_NULL_VALUE]++;
+                                continue;
+                        }
+                        w->tvals[src->ncols].type = SL_T_BOOL; /* SL_TABLE_DELETED */
+                        w->tvals[src->ncols].u.b = true;
+                } else {
+                        sst->bytes += h.vlen;
+                        int64_t ts;
+                        int why = sl_record_decode(src, val, h.vlen, w->tvals, &w->tscratch, 0, &ts);
+                        if (why < 0)
+                                return why;
+                        if (why != SL_DROP_COUNT) {
+                                sst->dropped[why]++;
+                                continue;
+                        }
+                        /* The message key, when there is one, is the primary key. */
+                        if (h.klen && !sl_record_key_columns(src, key, h.klen, w->tvals)) {
+                                sst->dropped[SL_DROP_BAD_KEY]++;
+                                continue;
+                        }
+                }
+                rc = sl_ktable_apply(w->tables[h.src], src, w->tvals, sst);
+        }
+        return rc;
+}
+
 static int run_kbatch(struct kworker *w, struct kbatch *b)
 {
         int rc = 0;
@@ -436,6 +504,12 @@ static int run_kbatch(struct kworker *w, struct kbatch *b)
                         w->cap = cap;
                 }
                 w->parts[w->nparts++] = b->part;
+                sl_part_set_tables(b->part, w->tables);
+                break;
+        case KB_TABLE:
+                rc = table_records(w, b->payload, b->plen);
+                free(b->payload);
+                b->payload = NULL;
                 break;
         case KB_RESET:
                 rc = sl_part_reset(b->part, b->arg);
@@ -1617,6 +1691,8 @@ static int check_state(struct krun *r, double t)
         return 0;
 }
 
+static int poll_tables(struct krun *r);
+
 static int consume_loop(struct krun *r)
 {
         rd_kafka_message_t *msgs[KBATCH_MSGS];
@@ -1633,7 +1709,10 @@ static int consume_loop(struct krun *r)
                 }
                 /* The batch call waits for a full batch or the timeout: keep
                  * the timeout short, it bounds the latency this loop adds. */
-                ssize_t n = rd_kafka_consume_batch_queue(r->cq, 1, msgs, KBATCH_MSGS);
+                /* Table updates first: they reach each worker before the
+                 * stream records fetched in the same turn. */
+                rc = poll_tables(r);
+                ssize_t n = rc ? 0 : rd_kafka_consume_batch_queue(r->cq, 1, msgs, KBATCH_MSGS);
                 if (n > 0)
                         rc = hand_over(r, msgs, n);
                 if (rc == 0 && r->rc)
@@ -2110,6 +2189,167 @@ static int make_clients(struct krun *r)
         return 0;
 }
 
+/* ---- joined tables ---------------------------------------------------- */
+
+/*
+ * Hands table messages to every worker as one KB_TABLE payload each (see
+ * table_records), in the rings' order: a worker applies them between the
+ * stream batches that came before and after.  Sets *eof_parts for each
+ * partition end seen.  Destroys the messages.
+ */
+static int hand_tables(struct krun *r, rd_kafka_message_t **msgs, ssize_t n,
+                       uint32_t *eofs)
+{
+        struct sl_buf b = {0};
+        int rc = 0;
+        for (ssize_t i = 0; i < n; i++) {
+                rd_kafka_message_t *m = msgs[i];
+                if (m->err) {
+                        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                ++*eofs;
+                        else if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+                                errf(r, "table consumer: %s", rd_kafka_message_errstr(m));
+                                rc = -ENOTRECOVERABLE;
+                        } else
+                                fprintf(stderr, "sluice: table consumer: %s\n", rd_kafka_message_errstr(m));
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                int s = -1;
+                for (uint32_t k = 0; k < r->plan->nsources && s < 0; k++)
+                        if (r->plan->sources[k].joined &&
+                            strcmp(r->plan->sources[k].topic, rd_kafka_topic_name(m->rkt)) == 0)
+                                s = (int)k;
+                if (s >= 0 && m->key_len < UINT32_MAX / 2 && m->len < UINT32_MAX / 2) {
+                        struct trec h = {.src = (uint32_t)s, .klen = (uint32_t)m->key_len,
+                                         .vlen = m->payload ? (uint32_t)m->len : UINT32_MAX};
+                        sl_buf_add(&b, &h, sizeof h);
+                        if (m->key_len)
+                                sl_buf_add(&b, m->key, m->key_len);
+                        if (m->payload && m->len)
+                                sl_buf_add(&b, m->payload, m->len);
+                        r->table_msgs++;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        if (!sl_buf_ok(&b))
+                rc = -ENOMEM;
+        for (uint32_t i = 0; i < r->nw && rc == 0 && b.len; i++) {
+                void *copy = malloc(b.len);
+                if (!copy) {
+                        rc = -ENOMEM;
+                        break;
+                }
+                memcpy(copy, b.p, b.len);
+                rc = push_control_payload(r, &r->w[i], KB_TABLE, NULL, 0, copy, b.len);
+        }
+        sl_buf_free(&b);
+        return rc;
+}
+
+/* New table messages since the last call, without waiting. */
+static int poll_tables(struct krun *r)
+{
+        rd_kafka_message_t *msgs[KBATCH_MSGS];
+        uint32_t eofs = 0;
+        if (!r->tq)
+                return 0;
+        ssize_t n = rd_kafka_consume_batch_queue(r->tq, 0, msgs, KBATCH_MSGS);
+        return n > 0 ? hand_tables(r, msgs, n, &eofs) : 0;
+}
+
+/*
+ * GlobalKTable bootstrap: a consumer outside the group is assigned every
+ * partition of every joined table's topic from its beginning, and the
+ * workers get everything up to the partitions' ends (read_committed)
+ * before the group subscription starts, so that the first stream record
+ * meets the whole table.  Later updates arrive through poll_tables().
+ */
+static int start_tables(struct krun *r)
+{
+        const struct sl_plan *p = r->plan;
+        char e[512];
+        int rc;
+        bool any = false;
+        for (uint32_t s = 0; s < p->nsources; s++)
+                any |= p->sources[s].joined;
+        if (!any)
+                return 0;
+        rd_kafka_conf_t *cc = rd_kafka_conf_new();
+        char gid[300];
+        snprintf(gid, sizeof gid, "%s-tables", r->group);
+        if ((rc = conf_set(r, cc, "bootstrap.servers", r->bootstrap)) ||
+            (rc = conf_set(r, cc, "group.id", gid)) ||
+            (rc = conf_set(r, cc, "isolation.level", "read_committed")) ||
+            (rc = conf_set(r, cc, "enable.auto.commit", "false")) ||
+            (rc = conf_set(r, cc, "enable.auto.offset.store", "false")) ||
+            (rc = conf_set(r, cc, "enable.partition.eof", "true")) ||
+            (rc = conf_set(r, cc, "fetch.wait.max.ms", "10")) ||
+            (rc = apply_user(r, cc))) {
+                rd_kafka_conf_destroy(cc);
+                return rc;
+        }
+        r->tconsumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof e);
+        if (!r->tconsumer) {
+                errf(r, "table consumer: %s", e);
+                return -EINVAL;
+        }
+        rd_kafka_poll_set_consumer(r->tconsumer);
+        r->tq = rd_kafka_queue_get_consumer(r->tconsumer);
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
+        for (uint32_t s = 0; s < p->nsources && rc == 0; s++) {
+                if (!p->sources[s].joined)
+                        continue;
+                rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->tconsumer, p->sources[s].topic, NULL);
+                const struct rd_kafka_metadata *md = NULL;
+                rd_kafka_resp_err_t me = rkt ? rd_kafka_metadata(r->tconsumer, 0, rkt, &md, 10000)
+                                             : RD_KAFKA_RESP_ERR__FAIL;
+                if (me || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt == 0) {
+                        errf(r, "table %s: no topic '%s' (%s)", p->sources[s].name, p->sources[s].topic,
+                             me ? rd_kafka_err2str(me)
+                                : rd_kafka_err2str(md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR__FAIL));
+                        rc = -EINVAL;
+                } else {
+                        for (int i = 0; i < md->topics[0].partition_cnt; i++)
+                                rd_kafka_topic_partition_list_add(parts, p->sources[s].topic,
+                                                                  md->topics[0].partitions[i].id)
+                                        ->offset = RD_KAFKA_OFFSET_BEGINNING;
+                }
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+                if (rkt)
+                        rd_kafka_topic_destroy(rkt);
+        }
+        uint32_t want = (uint32_t)parts->cnt;
+        rd_kafka_resp_err_t ae = rc ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_assign(r->tconsumer, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (rc)
+                return rc;
+        if (ae) {
+                errf(r, "table consumer: assign: %s", rd_kafka_err2str(ae));
+                return -EIO;
+        }
+        /* Every partition reports its end once (an empty one at once). */
+        double t0 = now_s();
+        uint32_t eofs = 0;
+        rd_kafka_message_t *msgs[KBATCH_MSGS];
+        while (eofs < want && rc == 0) {
+                if (now_s() - t0 > 120) {
+                        errf(r, "tables: not read to their end after 120 s (%u of %u partitions)", eofs, want);
+                        return -ETIMEDOUT;
+                }
+                if (atomic_load_explicit(&r->stop, memory_order_relaxed))
+                        return r->rc ? r->rc : -ECANCELED;
+                ssize_t n = rd_kafka_consume_batch_queue(r->tq, 100, msgs, KBATCH_MSGS);
+                if (n > 0)
+                        rc = hand_tables(r, msgs, n, &eofs);
+        }
+        if (rc == 0 && !r->opts->quiet)
+                fprintf(stderr, "sluice: tables read to their end in %.3f s (%" PRIu64 " records)\n",
+                        now_s() - t0, r->table_msgs);
+        return rc;
+}
+
 static int start_workers(struct krun *r)
 {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -2133,8 +2373,13 @@ static int start_workers(struct krun *r)
                 w->cpu = r->opts->no_pin ? -1 : (int)(i % (uint32_t)ncpu);
                 w->sst = calloc(r->plan->nsources, sizeof *w->sst);
                 w->qst = calloc(r->plan->nqueries, sizeof *w->qst);
-                if (!w->sst || !w->qst)
+                w->tables = calloc(r->plan->nsources, sizeof *w->tables);
+                if (!w->sst || !w->qst || !w->tables)
                         return -ENOMEM;
+                for (uint32_t s = 0; s < r->plan->nsources; s++)
+                        if (r->plan->sources[s].joined &&
+                            !(w->tables[s] = sl_ktable_new(r->plan->sources[s].ncols)))
+                                return -ENOMEM;
                 int rc = sl_ring_init(&w->in, 256);
                 if (rc == 0)
                         rc = sl_ring_init(&w->out, 256);
@@ -2219,6 +2464,11 @@ static void free_workers(struct krun *r)
                 free(w->parts);
                 free(w->sst);
                 free(w->qst);
+                if (w->tables)
+                        for (uint32_t s = 0; s < r->plan->nsources; s++)
+                                sl_ktable_destroy(w->tables[s]);
+                free(w->tables);
+                free(w->tscratch.p);
         }
         free(r->w);
 }
@@ -2241,12 +2491,15 @@ static struct sluice_report *make_report(struct krun *r, double secs)
                 for (uint32_t s = 0; s < p->nsources; s++) {
                         ss[s].read += r->w[i].sst[s].read;
                         ss[s].bytes += r->w[i].sst[s].bytes;
+                        ss[s].upserts += r->w[i].sst[s].upserts;
+                        ss[s].deletes += r->w[i].sst[s].deletes;
                         for (int k = 0; k < SL_DROP_COUNT; k++)
                                 ss[s].dropped[k] += r->w[i].sst[s].dropped[k];
                 }
                 for (uint32_t q = 0; q < p->nqueries; q++) {
                         qs[q].filtered += r->w[i].qst[q].filtered;
                         qs[q].null_key += r->w[i].qst[q].null_key;
+                        qs[q].unmatched += r->w[i].qst[q].unmatched;
                         qs[q].late += r->w[i].qst[q].late;
                         qs[q].rows += r->w[i].qst[q].rows;
                         qs[q].keys_max += r->w[i].qst[q].keys_max;
@@ -2368,7 +2621,7 @@ int sluice_run_kafka(const struct sluice_pipeline *pl, const struct sluice_kafka
                 goto out;
         }
         if ((rc = start_checkpoints(&r)) != 0 || (rc = start_workers(&r)) != 0 ||
-            (rc = make_clients(&r)) != 0)
+            (rc = start_tables(&r)) != 0 || (rc = make_clients(&r)) != 0)
                 goto out;
         if (opts->started)
                 opts->started(opts->arg, r.bootstrap, r.group);
@@ -2406,6 +2659,12 @@ out:
                 errf(&r, "%s", rc == -ECANCELED ? "stopped by a failure in a worker"
                                                  : strerror(-rc));
         stop_workers(&r, &rc);
+        if (r.tq)
+                rd_kafka_queue_destroy(r.tq);
+        if (r.tconsumer) {
+                rd_kafka_consumer_close(r.tconsumer);
+                rd_kafka_destroy(r.tconsumer);
+        }
         if (r.cq)
                 rd_kafka_queue_destroy(r.cq);
         if (r.consumer)

@@ -13,6 +13,7 @@
 
 #include "engine/aggop.h"
 #include "engine/key.h"
+#include "engine/ktable.h"
 #include "engine/part.h"
 #include "engine/record.h"
 
@@ -34,6 +35,8 @@ struct sl_part {
         int64_t replay_until;
         int64_t next_offset;
         struct sl_value vals[SL_MAX_COLS];
+        struct sl_ktable *const *tables; /* per source: the worker's copy of a joined table */
+        bool matched[SL_MAX_COLS];       /* per join of the current record */
         struct sl_scratch scratch;
         struct sl_buf key;
         struct sl_buf row;
@@ -132,6 +135,11 @@ void sl_part_destroy(struct sl_part *pt)
         free(pt);
 }
 
+void sl_part_set_tables(struct sl_part *pt, struct sl_ktable *const *tables)
+{
+        pt->tables = tables;
+}
+
 int sl_part_set_modes(struct sl_part *pt, const uint8_t *modes, bool key_in_header)
 {
         free_ops(pt);
@@ -207,7 +215,7 @@ static int aggregate(struct sl_part *pt, const struct sl_query *q, uint64_t seq,
         sl_key_encode(q, pt->vals, &pt->key);
         if (!sl_buf_ok(&pt->key))
                 return -ENOMEM;
-        uint32_t need = sl_item_need(q, pt->vals, pt->src->ncols, (uint32_t)pt->key.len);
+        uint32_t need = sl_item_need(q, pt->vals, pt->src->nslots, (uint32_t)pt->key.len);
         if (need == UINT32_MAX)
                 return -E2BIG;
         if (pt->iused + need > pt->icap) {
@@ -233,7 +241,7 @@ static int aggregate(struct sl_part *pt, const struct sl_query *q, uint64_t seq,
         struct sl_item *it = (struct sl_item *)(pt->ibuf + pt->iused);
         *it = (struct sl_item){.seq = seq, .ts = ts, .st = pt->st[q->index],
                                .hash = XXH3_64bits(pt->key.p, pt->key.len)};
-        sl_item_fill(it, need, q, pt->vals, pt->src->ncols, pt->key.p, (uint32_t)pt->key.len);
+        sl_item_fill(it, need, q, pt->vals, pt->src->nslots, pt->key.p, (uint32_t)pt->key.len);
         pt->pend[pt->npend++] = (struct pending_item){.off = pt->iused,
                 .cause_ts = pt->oq->cause_ts, .rx_us = pt->oq->rx_us, .suppress = pt->oq->suppress};
         pt->iused += need;
@@ -320,11 +328,19 @@ static int decode(struct sl_part *pt, int64_t offset, const char *key,
                 return drop(pt, SL_DROP_BAD_KEY, offset, key, klen, val, vlen, msg_ts);
         uint64_t seq = (uint64_t)offset + 1;
         int rc = 0;
+        /* Stage 2 of a repartition joins again: the repartition topic
+         * carries the input record, not the joined one. */
+        if (src->njoins)
+                sl_ktable_join(pt->plan, src, pt->tables, pt->vals, pt->matched);
         for (uint32_t k = 0; k < src->nqueries && rc == 0; k++) {
                 const struct sl_query *q = &pt->plan->queries[src->queries[k]];
                 uint8_t mode = pt->mode[q->index];
                 if (mode == SL_PART_SKIP)
                         continue;
+                if (q->join >= 0 && !q->join_left && !pt->matched[q->join]) {
+                        pt->qst[q->index].unmatched++;
+                        continue;
+                }
                 if (q->where && !sl_prog_test(q->where, pt->vals)) {
                         pt->qst[q->index].filtered++;
                         continue;
@@ -408,6 +424,7 @@ void sl_part_add_stats(const struct sl_part *pt, struct sl_source_stats *sst,
                 const struct sl_query_stats *s = &pt->qst[q];
                 t->filtered += s->filtered;
                 t->null_key += s->null_key;
+                t->unmatched += s->unmatched;
                 t->late += s->late;
                 t->rows += s->rows;
                 if (pt->ops[q]) {

@@ -46,6 +46,10 @@ enum sl_part_mode {
  * source's read counters alone (stage 1 counted the records).
  */
 int sl_part_set_modes(struct sl_part *pt, const uint8_t *modes, bool key_in_header);
+/* The tables its joins read (per source index; the worker's copies, which
+ * only the worker thread updates, between records). */
+struct sl_ktable;
+void sl_part_set_tables(struct sl_part *pt, struct sl_ktable *const *tables);
 bool sl_part_key_in_header(const struct sl_part *pt);
 
 /* Drops all state; records at offsets < replay_until will rebuild it with

@@ -71,17 +71,103 @@ static void unknown_column(const struct sl_source *src, const char *name,
                            char *err, size_t errlen)
 {
         const char *near = near_column(src, name);
+        const char *what = src->table ? "table" : "stream";
         if (near)
                 snprintf(err, errlen,
-                         "unknown column '%s' in stream '%s' (did you mean '%s'? names are case-sensitive)",
-                         name, src->name, near);
+                         "unknown column '%s' in %s '%s' (did you mean '%s'? names are case-sensitive)",
+                         name, what, src->name, near);
         else
-                snprintf(err, errlen, "unknown column '%s' in stream '%s'",
-                         name, src->name);
+                snprintf(err, errlen, "unknown column '%s' in %s '%s'",
+                         name, what, src->name);
+}
+
+/*
+ * What a query's column names resolve against: its stream and, with a
+ * JOIN, the table whose columns sit at value slots [base, base + ncols).
+ * A qualifier names a side by its alias or, without one, by its name.
+ */
+struct cols_scope {
+        const struct sl_source *src;
+        const char *alias; /* the stream's alias, or NULL */
+        const struct sl_source *tab; /* NULL: no JOIN */
+        const char *tab_alias;
+        uint32_t base;
+};
+
+static bool names_side(const char *q, const struct sl_source *s, const char *alias)
+{
+        return strcmp(q, alias ? alias : s->name) == 0;
+}
+
+static const char *side_name(const struct sl_source *s, const char *alias)
+{
+        return alias ? alias : s->name;
+}
+
+/* The value slot of column e (SL_EX_COLUMN) and its type; -1 with err. */
+static int lookup_column(const struct cols_scope *cs, const struct sl_expr *e,
+                         enum sl_type *type, char *err, size_t errlen)
+{
+        const struct sl_source *src = cs->src, *tab = cs->tab;
+        int c;
+        if (e->qualifier) {
+                if (!tab && !names_side(e->qualifier, src, cs->alias)) {
+                        snprintf(err, errlen, "'%s' is not the stream this query reads (%s)",
+                                 e->qualifier, side_name(src, cs->alias));
+                        return -1;
+                }
+                if (tab && !names_side(e->qualifier, src, cs->alias) &&
+                    !names_side(e->qualifier, tab, cs->tab_alias)) {
+                        snprintf(err, errlen,
+                                 "'%s' is neither the stream (%s) nor the table (%s) of this query",
+                                 e->qualifier, side_name(src, cs->alias),
+                                 side_name(tab, cs->tab_alias));
+                        return -1;
+                }
+                if (tab && names_side(e->qualifier, tab, cs->tab_alias)) {
+                        if ((c = find_column(tab, e->name)) < 0) {
+                                unknown_column(tab, e->name, err, errlen);
+                                return -1;
+                        }
+                        *type = tab->cols[c].type;
+                        return (int)cs->base + c;
+                }
+                if ((c = find_column(src, e->name)) < 0) {
+                        unknown_column(src, e->name, err, errlen);
+                        return -1;
+                }
+                *type = src->cols[c].type;
+                return c;
+        }
+        c = find_column(src, e->name);
+        int t = tab ? find_column(tab, e->name) : -1;
+        if (c >= 0 && t >= 0) {
+                snprintf(err, errlen, "ambiguous column '%s': %s and %s both have it; write %s.%s or %s.%s",
+                         e->name, src->name, tab->name, side_name(src, cs->alias), e->name,
+                         side_name(tab, cs->tab_alias), e->name);
+                return -1;
+        }
+        if (c >= 0) {
+                *type = src->cols[c].type;
+                return c;
+        }
+        if (t >= 0) {
+                *type = tab->cols[t].type;
+                return (int)cs->base + t;
+        }
+        if (!tab || near_column(src, e->name))
+                unknown_column(src, e->name, err, errlen);
+        else if (near_column(tab, e->name))
+                unknown_column(tab, e->name, err, errlen);
+        else
+                snprintf(err, errlen, "unknown column '%s' in stream '%s' or table '%s'",
+                         e->name, src->name, tab->name);
+        return -1;
 }
 
 struct src_scope {
         const struct sl_source *src;
+        const struct cols_scope *cs; /* NULL: src alone */
         bool *used; /* marks columns read, or NULL */
         const char *where; /* "WHERE", "an aggregate argument", ... */
 };
@@ -92,17 +178,10 @@ static int resolve_source(void *ctx, const struct sl_expr *e,
         struct src_scope *sc = ctx;
         switch (e->kind) {
         case SL_EX_COLUMN: {
-                if (e->qualifier && strcmp(e->qualifier, sc->src->name) != 0) {
-                        snprintf(err, errlen, "'%s' is not the stream this query reads (%s)",
-                                 e->qualifier, sc->src->name);
+                struct cols_scope one = {.src = sc->src};
+                int c = lookup_column(sc->cs ? sc->cs : &one, e, type, err, errlen);
+                if (c < 0)
                         return -1;
-                }
-                int c = find_column(sc->src, e->name);
-                if (c < 0) {
-                        unknown_column(sc->src, e->name, err, errlen);
-                        return -1;
-                }
-                *type = sc->src->cols[c].type;
                 if (sc->used)
                         sc->used[c] = true;
                 return c;
@@ -131,6 +210,7 @@ struct out_scope {
         struct planner *pl;
         struct sl_query *q;
         const struct sl_source *src;
+        const struct cols_scope *cs; /* NULL: src alone */
         bool *used;
         int rc; /* error from a nested aggregate compile */
 };
@@ -231,7 +311,7 @@ static int add_aggregate(struct out_scope *sc, const struct sl_expr *e,
                                  sl_agg_name((enum sl_agg_kind)kind));
                         goto fail;
                 }
-                struct src_scope ss = {.src = sc->src, .used = sc->used,
+                struct src_scope ss = {.src = sc->src, .cs = sc->cs, .used = sc->used,
                                        .where = "another aggregate's argument"};
                 struct sl_expr_error xe;
                 a.arg = sl_expr_compile(e->args[0], resolve_source, &ss, &xe);
@@ -283,26 +363,19 @@ static int resolve_output(void *ctx, const struct sl_expr *e,
         struct out_scope *sc = ctx;
         struct sl_query *q = sc->q;
         switch (e->kind) {
-        case SL_EX_COLUMN:
-                if (e->qualifier && strcmp(e->qualifier, sc->src->name) != 0) {
-                        snprintf(err, errlen, "'%s' is not the stream this query reads (%s)",
-                                 e->qualifier, sc->src->name);
+        case SL_EX_COLUMN: {
+                struct cols_scope one = {.src = sc->src};
+                int slot = lookup_column(sc->cs ? sc->cs : &one, e, type, err, errlen);
+                if (slot < 0)
                         return -1;
-                }
-                for (uint32_t g = 0; g < q->ngroup; g++) {
-                        const struct sl_column *c = &sc->src->cols[q->group_cols[g]];
-                        if (strcmp(c->name, e->name) == 0) {
-                                *type = c->type;
+                for (uint32_t g = 0; g < q->ngroup; g++)
+                        if (q->group_cols[g] == (uint32_t)slot)
                                 return (int)g;
-                        }
-                }
-                if (find_column(sc->src, e->name) < 0)
-                        unknown_column(sc->src, e->name, err, errlen);
-                else
-                        snprintf(err, errlen,
-                                 "column '%s' must be in GROUP BY or inside an aggregate function",
-                                 e->name);
+                snprintf(err, errlen,
+                         "column '%s' must be in GROUP BY or inside an aggregate function",
+                         e->name);
                 return -1;
+        }
         case SL_EX_WINDOWSTART:
         case SL_EX_WINDOWEND:
                 if (q->win.kind == SL_WIN_NONE) {
@@ -432,15 +505,49 @@ static int plan_stream(struct planner *pl, const struct sl_stmt *st)
         static const char *const allowed[] = {"KAFKA_TOPIC", "VALUE_FORMAT",
                                               "KEY_FORMAT", "TIMESTAMP",
                                               "PARTITIONS", "REPLICAS", NULL};
+        /* A table is state, not events: no TIMESTAMP (see docs/sql.md). */
+        static const char *const table_allowed[] = {"KAFKA_TOPIC", "VALUE_FORMAT",
+                                                    "KEY_FORMAT", "PARTITIONS",
+                                                    "REPLICAS", NULL};
         struct sl_plan *p = pl->p;
+        bool table = st->kind == SL_ST_CREATE_TABLE;
         enum sl_format format;
         int rc = name_taken(pl, st->name, st->name_pos);
         if (rc == 0)
-                rc = check_props(pl, st, allowed);
+                rc = check_props(pl, st, table ? table_allowed : allowed);
         if (rc == 0)
                 rc = check_format(pl, st, &format);
         if (rc)
                 return rc;
+        if (table && format == SL_FMT_FLATBUFFERS)
+                return errorf(pl->err, find_prop(st, "VALUE_FORMAT")->value_pos,
+                              "VALUE_FORMAT 'FLATBUFFERS' is not supported for tables yet (use JSON)");
+        if (table && st->ncols >= SL_MAX_COLS)
+                return errorf(pl->err, st->cols[SL_MAX_COLS - 1].pos,
+                              "too many columns (at most %d in a table)", SL_MAX_COLS - 1);
+        int pk = -1;
+        for (uint32_t i = 0; table && i < st->ncols; i++) {
+                const struct sl_column_def *c = &st->cols[i];
+                if (c->key && !c->primary)
+                        return errorf(pl->err, c->pos,
+                                      "a table's key is declared PRIMARY KEY ('%s' is declared KEY, which is for streams)",
+                                      c->name);
+                if (c->primary && pk >= 0)
+                        return errorf(pl->err, c->pos,
+                                      "table '%s' has two PRIMARY KEY columns ('%s' and '%s'); a table has one",
+                                      st->name, st->cols[pk].name, c->name);
+                if (c->primary)
+                        pk = (int)i;
+                if (strcmp(c->name, SL_TABLE_DELETED) == 0)
+                        return errorf(pl->err, c->pos,
+                                      "column name '%s' is reserved in tables (it marks a delete in a file)",
+                                      c->name);
+        }
+        if (table && pk < 0)
+                return errorf(pl->err, st->name_pos,
+                              "table '%s' needs a PRIMARY KEY column (the key its rows are kept by), "
+                              "e.g. id STRING PRIMARY KEY",
+                              st->name);
         if (st->ncols == 0)
                 return errorf(pl->err, st->name_pos, "stream '%s' declares no columns", st->name);
         if (st->ncols > SL_MAX_COLS)
@@ -451,7 +558,7 @@ static int plan_stream(struct planner *pl, const struct sl_stmt *st)
                 return -ENOMEM;
         p->sources = n;
         struct sl_source *src = &p->sources[p->nsources++];
-        *src = (struct sl_source){.ts_col = -1, .format = format};
+        *src = (struct sl_source){.ts_col = -1, .format = format, .table = table, .pk_col = pk};
         src->name = xstrdup(st->name);
         src->cols = calloc(st->ncols, sizeof *src->cols);
         if (!src->name || !src->cols)
@@ -468,6 +575,7 @@ static int plan_stream(struct planner *pl, const struct sl_stmt *st)
                 src->cols[i].key = c->key;
                 src->ncols++;
         }
+        src->nslots = src->ncols;
         const char *topic, *ts;
         if ((rc = string_prop(pl, st, "KAFKA_TOPIC", &topic)) != 0 ||
             (rc = string_prop(pl, st, "TIMESTAMP", &ts)) != 0)
@@ -492,7 +600,10 @@ static int plan_stream(struct planner *pl, const struct sl_stmt *st)
         for (uint32_t i = 0; i < src->ncols; i++)
                 f[i] = (struct sl_json_field){.name = src->cols[i].name,
                                               .type = src->cols[i].type};
-        src->js = sl_json_schema_new(f, src->ncols);
+        if (table)
+                f[src->ncols] = (struct sl_json_field){.name = SL_TABLE_DELETED,
+                                                       .type = SL_T_BOOL};
+        src->js = sl_json_schema_new(f, src->ncols + table);
         if (!src->js)
                 return -ENOMEM;
         if (format == SL_FMT_FLATBUFFERS) {
@@ -560,6 +671,114 @@ static int compile_into(struct planner *pl, struct sl_prog **out,
         return errorf(pl->err, xe.pos, "%s", xe.msg);
 }
 
+/*
+ * The JOIN of sel, if any: checks the table and ON (a stream column equal
+ * to the table's PRIMARY KEY), attaches the join to the stream (shared
+ * with earlier queries joining the same table on the same column) and
+ * fills the query's column scope.  *join is -1 without a JOIN.
+ */
+static int plan_join(struct planner *pl, const struct sl_select *sel, uint32_t si,
+                     struct cols_scope *cs, int *join)
+{
+        struct sl_plan *p = pl->p;
+        struct sl_source *src = &p->sources[si];
+        const struct sl_join_def *jd = &sel->join;
+        *cs = (struct cols_scope){.src = src, .alias = sel->from_alias};
+        *join = -1;
+        if (src->table && !jd->present)
+                return errorf(pl->err, sel->from_pos,
+                              "'%s' is a table: a query reads a stream (FROM) and joins tables with [LEFT] JOIN ... ON",
+                              src->name);
+        if (!jd->present)
+                return 0;
+        int ti = sl_plan_source_index(p, jd->table);
+        if (ti < 0) {
+                for (uint32_t i = 0; i < p->nqueries; i++)
+                        if (strcmp(p->queries[i].name, jd->table) == 0)
+                                return errorf(pl->err, jd->table_pos,
+                                              "joining '%s', the output of another query, is not supported yet: "
+                                              "declare its topic with CREATE TABLE %s (...) WITH (...)",
+                                              jd->table, jd->table);
+                return errorf(pl->err, jd->table_pos,
+                              "unknown table '%s' (declare it with CREATE TABLE %s (... PRIMARY KEY) WITH (...) above this query)",
+                              jd->table, jd->table);
+        }
+        struct sl_source *tab = &p->sources[ti];
+        if (src->table && tab->table)
+                return errorf(pl->err, sel->from_pos,
+                              "a table-table join is not supported: FROM names a stream, JOIN a table");
+        if (src->table)
+                return errorf(pl->err, sel->from_pos,
+                              "'%s' is a table: write the stream first (FROM %s ... JOIN %s)",
+                              src->name, tab->name, src->name);
+        if (!tab->table)
+                return errorf(pl->err, jd->table_pos,
+                              "'%s' is a stream: stream-stream joins (WITHIN) are not supported yet; "
+                              "JOIN a table declared with CREATE TABLE",
+                              tab->name);
+        if (strcmp(side_name(src, sel->from_alias), side_name(tab, jd->alias)) == 0)
+                return errorf(pl->err, jd->alias ? jd->alias_pos : jd->table_pos,
+                              "'%s' names both sides of the join: give them different aliases",
+                              side_name(tab, jd->alias));
+        cs->tab = tab;
+        cs->tab_alias = jd->alias;
+        cs->base = src->ncols; /* provisional: tells the sides apart below */
+
+        const struct sl_expr *on = jd->on;
+        if (on->kind != SL_EX_BINARY || on->op != SL_OP_EQ ||
+            on->args[0]->kind != SL_EX_COLUMN || on->args[1]->kind != SL_EX_COLUMN)
+                return errorf(pl->err, on->pos,
+                              "JOIN ... ON must be a stream column = the table's PRIMARY KEY, e.g. ON o.customerId = c.id");
+        int slot[2];
+        enum sl_type type[2];
+        for (int i = 0; i < 2; i++) {
+                char msg[256];
+                if ((slot[i] = lookup_column(cs, on->args[i], &type[i], msg, sizeof msg)) < 0)
+                        return errorf(pl->err, on->args[i]->pos, "%s", msg);
+        }
+        bool tab0 = slot[0] >= (int)src->ncols, tab1 = slot[1] >= (int)src->ncols;
+        if (tab0 == tab1)
+                return errorf(pl->err, on->pos,
+                              "JOIN ... ON must compare a column of %s with the PRIMARY KEY of %s; both sides are %s columns",
+                              src->name, tab->name, tab0 ? tab->name : src->name);
+        int ts = tab0 ? 0 : 1, ss = 1 - ts;
+        uint32_t tcol = (uint32_t)slot[ts] - src->ncols;
+        if ((int)tcol != tab->pk_col)
+                return errorf(pl->err, on->args[ts]->pos,
+                              "a stream-table join must be ON the table's PRIMARY KEY '%s'; '%s' is not it",
+                              tab->cols[tab->pk_col].name, tab->cols[tcol].name);
+        if (type[0] != type[1] && !(sl_type_is_int(type[0]) && sl_type_is_int(type[1])))
+                return errorf(pl->err, on->pos,
+                              "JOIN ... ON compares %s (%s) with %s (%s): the types must match",
+                              on->args[ss]->name, sl_type_name(type[ss]),
+                              on->args[ts]->name, sl_type_name(type[ts]));
+
+        uint32_t key_slot = (uint32_t)slot[ss];
+        for (uint32_t j = 0; j < src->njoins; j++)
+                if (src->joins[j].table == (uint32_t)ti && src->joins[j].key_slot == key_slot) {
+                        *join = (int)j;
+                        cs->base = src->joins[j].base;
+                        return 0;
+                }
+        if (src->nslots + tab->ncols > SL_MAX_COLS)
+                return errorf(pl->err, jd->table_pos,
+                              "too many columns in stream '%s' and its joined tables (at most %d)",
+                              src->name, SL_MAX_COLS);
+        struct sl_join *nj = realloc(src->joins, (src->njoins + 1) * sizeof *nj);
+        if (!nj)
+                return -ENOMEM;
+        src->joins = nj;
+        nj[src->njoins] = (struct sl_join){.table = (uint32_t)ti, .key_slot = key_slot,
+                                           .base = src->nslots};
+        cs->base = src->nslots;
+        src->nslots += tab->ncols;
+        *join = (int)src->njoins++;
+        tab->joined = true;
+        if (src->fb)
+                sl_fb_schema_read(src->fb, key_slot);
+        return 0;
+}
+
 static int plan_query(struct planner *pl, const struct sl_stmt *st)
 {
         static const char *const allowed[] = {"KAFKA_TOPIC", "VALUE_FORMAT",
@@ -588,12 +807,17 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
                               "unknown stream '%s' (declare it with CREATE STREAM %s (...) WITH (...) above this query)",
                               sel->from, sel->from);
         }
+        struct cols_scope cs;
+        int join;
+        if ((rc = plan_join(pl, sel, (uint32_t)si, &cs, &join)) != 0)
+                return rc;
         struct sl_query *n = realloc(p->queries, (p->nqueries + 1) * sizeof *n);
         if (!n)
                 return -ENOMEM;
         p->queries = n;
         struct sl_query *q = &p->queries[p->nqueries];
-        *q = (struct sl_query){.index = p->nqueries++, .source = (uint32_t)si, .format = format};
+        *q = (struct sl_query){.index = p->nqueries++, .source = (uint32_t)si, .format = format,
+                               .join = join, .join_left = sel->join.left};
         const struct sl_source *src = &p->sources[si];
         q->name = xstrdup(st->name);
         const char *topic;
@@ -612,7 +836,7 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
 
         bool where_used[SL_MAX_COLS] = {0}; /* read by decoding, not copied to workers */
         if (sel->where) {
-                struct src_scope ss = {.src = src, .used = where_used,
+                struct src_scope ss = {.src = src, .cs = &cs, .used = where_used,
                                        .where = "WHERE (use HAVING to filter aggregates)"};
                 if ((rc = compile_into(pl, &q->where, sel->where, resolve_source, &ss, NULL)) != 0)
                         return rc;
@@ -637,7 +861,7 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
                 if (sel->emit == SL_EMIT_FINAL)
                         return errorf(pl->err, sel->emit_pos,
                                       "EMIT FINAL applies to windowed tables; a stream emits changes");
-                struct src_scope ss = {.src = src, .used = used,
+                struct src_scope ss = {.src = src, .cs = &cs, .used = used,
                                        .where = "a stream's SELECT (aggregates need CREATE TABLE ... GROUP BY)"};
                 for (uint32_t i = 0; i < sel->nitems; i++) {
                         struct sl_prog *prog;
@@ -660,17 +884,16 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
                 if (ge->kind != SL_EX_COLUMN)
                         return errorf(pl->err, ge->pos,
                                       "GROUP BY supports column names only; found an expression");
-                int c = find_column(src, ge->name);
-                if (c < 0) {
-                        char msg[256];
-                        unknown_column(src, ge->name, msg, sizeof msg);
+                char msg[256];
+                enum sl_type gt;
+                int c = lookup_column(&cs, ge, &gt, msg, sizeof msg);
+                if (c < 0)
                         return errorf(pl->err, ge->pos, "%s", msg);
-                }
                 for (uint32_t h = 0; h < g; h++)
                         if (q->group_cols[h] == (uint32_t)c)
                                 return errorf(pl->err, ge->pos, "'%s' appears twice in GROUP BY", ge->name);
                 q->group_cols[g] = (uint32_t)c;
-                q->group_types[g] = src->cols[c].type;
+                q->group_types[g] = gt;
         }
         q->ngroup = sel->ngroup;
         char werr[256];
@@ -681,7 +904,7 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
                 return errorf(pl->err, sel->emit_pos,
                               "EMIT FINAL needs a WINDOW clause (an unwindowed table never closes)");
 
-        struct out_scope os = {.pl = pl, .q = q, .src = src, .used = used};
+        struct out_scope os = {.pl = pl, .q = q, .src = src, .cs = &cs, .used = used};
         for (uint32_t i = 0; i < sel->nitems; i++) {
                 struct sl_prog *prog;
                 if ((rc = compile_into(pl, &prog, sel->items[i].expr, resolve_output, &os, &os.rc)) != 0 ||
@@ -712,7 +935,7 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
                               SL_MAX_KEY_STATE, (uint32_t)sizeof(struct sl_agg_hll));
         q->env_size = q->ngroup + 2 + q->nagg;
 used_cols:
-        for (uint32_t c = 0; c < src->ncols; c++)
+        for (uint32_t c = 0; c < src->nslots; c++)
                 if (used[c])
                         q->used[q->used_cols++] = c;
         if (src->fb) {
@@ -720,7 +943,8 @@ used_cols:
                         if (used[c] || where_used[c])
                                 sl_fb_schema_read(p->sources[si].fb, c);
                 for (uint32_t g = 0; g < q->ngroup; g++)
-                        sl_fb_schema_read(p->sources[si].fb, q->group_cols[g]);
+                        if (q->group_cols[g] < src->ncols) /* else a joined table's */
+                                sl_fb_schema_read(p->sources[si].fb, q->group_cols[g]);
         }
         uint32_t *qs = realloc(p->sources[si].queries,
                                (p->sources[si].nqueries + 1) * sizeof *qs);
@@ -748,6 +972,7 @@ struct sl_plan *sl_plan_build(const struct sl_script *s, const char *file,
                         rc = plan_set(&pl, st);
                         break;
                 case SL_ST_CREATE_STREAM:
+                case SL_ST_CREATE_TABLE:
                         rc = plan_stream(&pl, st);
                         break;
                 case SL_ST_CREATE_STREAM_AS:
@@ -788,6 +1013,7 @@ void sl_plan_free(struct sl_plan *p)
                 free(s->name);
                 free(s->topic);
                 free(s->queries);
+                free(s->joins);
                 sl_json_schema_free(s->js);
                 sl_fb_schema_free(s->fb);
         }
@@ -875,6 +1101,20 @@ const char *sl_plan_setting(const struct sl_plan *p, const char *key)
         return NULL;
 }
 
+const struct sl_column *sl_plan_slot_column(const struct sl_plan *p,
+                                            const struct sl_source *s,
+                                            uint32_t slot)
+{
+        if (slot < s->ncols)
+                return &s->cols[slot];
+        for (uint32_t j = 0; j < s->njoins; j++) {
+                const struct sl_source *t = &p->sources[s->joins[j].table];
+                if (slot >= s->joins[j].base && slot < s->joins[j].base + t->ncols)
+                        return &t->cols[slot - s->joins[j].base];
+        }
+        return NULL;
+}
+
 int sl_plan_source_index(const struct sl_plan *p, const char *name)
 {
         for (uint32_t i = 0; i < p->nsources; i++)
@@ -910,7 +1150,19 @@ void sl_plan_explain(const struct sl_plan *p, struct sl_buf *b)
                             s->format == SL_FMT_FLATBUFFERS ? "FLATBUFFERS" : "JSON");
                 for (uint32_t c = 0; c < s->ncols; c++)
                         sl_buf_addf(b, "%s %s %s%s", c ? "," : "", s->cols[c].name,
-                             sl_type_name(s->cols[c].type), s->cols[c].key ? " KEY" : "");
+                             sl_type_name(s->cols[c].type),
+                             s->cols[c].key ? (s->table ? " PRIMARY KEY" : " KEY") : "");
+                if (s->table) {
+                        sl_buf_addf(b, "\n  table: latest row per %s; file mode reads it to its end before the streams\n"
+                                       "  joined by:", s->cols[s->pk_col].name);
+                        for (uint32_t k = 0; k < p->nqueries; k++) {
+                                const struct sl_query *q = &p->queries[k];
+                                if (q->join >= 0 && p->sources[q->source].joins[q->join].table == i)
+                                        sl_buf_addf(b, " %s", q->name);
+                        }
+                        sl_buf_addf(b, "%s\n", s->joined ? "" : " no query");
+                        continue;
+                }
                 if (s->ts_col >= 0)
                         sl_buf_addf(b, "\n  event time: column %s (epoch ms)\n", s->cols[s->ts_col].name);
                 else
@@ -932,6 +1184,14 @@ void sl_plan_explain(const struct sl_plan *p, struct sl_buf *b)
                 else
                         sl_buf_addf(b, "  1. scan %s: decode JSON (%u columns)\n", s->name, s->ncols);
                 int step = 2;
+                if (q->join >= 0) {
+                        const struct sl_join *j = &s->joins[q->join];
+                        const struct sl_source *t = &p->sources[j->table];
+                        sl_buf_addf(b, "  %d. join: %s %s ON %s = %s.%s (%s)\n", step++,
+                                    q->join_left ? "LEFT JOIN" : "JOIN", t->name,
+                                    s->cols[j->key_slot].name, t->name, t->cols[t->pk_col].name,
+                                    q->join_left ? "no row: its columns are NULL" : "no row: the record is dropped");
+                }
                 if (q->where)
                         sl_buf_addf(b, "  %d. filter: WHERE %s\n", step++, q->where_text);
                 if (q->kind == SL_Q_PROJECT) {
@@ -943,8 +1203,9 @@ void sl_plan_explain(const struct sl_plan *p, struct sl_buf *b)
                 }
                 sl_buf_addf(b, "  %d. key: hash(", step++);
                 for (uint32_t g = 0; g < q->ngroup; g++)
-                        sl_buf_addf(b, "%s%s %s", g ? ", " : "", s->cols[q->group_cols[g]].name,
-                             sl_type_name(q->group_types[g]));
+                        sl_buf_addf(b, "%s%s %s", g ? ", " : "",
+                                    sl_plan_slot_column(p, s, q->group_cols[g])->name,
+                                    sl_type_name(q->group_types[g]));
                 sl_buf_addf(b, ") -> worker; drop rows whose key is null\n");
                 sl_buf_addf(b, "  %d. window: ", step++);
                 if (q->win.kind == SL_WIN_NONE) {

@@ -56,6 +56,36 @@ struct sl_source {
         struct sl_fb_schema *fb; /* FLATBUFFERS: layout and columns read */
         uint32_t nqueries;
         uint32_t *queries; /* indices of the queries reading this source */
+
+        /*
+         * CREATE TABLE t (...) WITH (...): a table source, the latest row
+         * per PRIMARY KEY value, read only through joins.  Its JSON schema
+         * has one more field after the columns, SL_TABLE_DELETED (a
+         * BOOLEAN), which marks a delete in a file.
+         */
+        bool table;
+        bool joined;  /* table: some query joins it */
+        int pk_col;   /* table: the PRIMARY KEY column */
+        /*
+         * A stream's value slots: [0, ncols) its columns, then the columns
+         * of each table joined to it, from joins[j].base.  Records of the
+         * stream carry nslots values.
+         */
+        uint32_t nslots;
+        uint32_t njoins;
+        struct sl_join *joins;
+};
+
+/* The field of a table's JSON record that marks a delete ({"id": "c1",
+ * "__deleted": true}); see docs/sql.md. */
+#define SL_TABLE_DELETED "__deleted"
+
+/* One stream-table join, shared by the queries of a stream that join the
+ * same table on the same stream column. */
+struct sl_join {
+        uint32_t table;    /* source index of the table */
+        uint32_t key_slot; /* the stream column matched with the PRIMARY KEY */
+        uint32_t base;     /* slot of the table's column 0 */
 };
 
 enum sl_query_kind {
@@ -84,6 +114,9 @@ struct sl_query {
         char *name;
         enum sl_query_kind kind;
         uint32_t source;
+        int join;       /* index in its source's joins[], -1: no JOIN */
+        bool join_left; /* LEFT JOIN: a record without a table row gets NULLs;
+                         * else (INNER) it is dropped */
         char *topic; /* sink topic */
         enum sl_format format; /* of the rows */
         struct sl_prog *where; /* NULL: every record */
@@ -94,7 +127,7 @@ struct sl_query {
 
         /* SL_Q_AGGREGATE only */
         uint32_t ngroup;
-        uint32_t group_cols[SL_MAX_GROUP]; /* source column indices */
+        uint32_t group_cols[SL_MAX_GROUP]; /* source value slots */
         enum sl_type group_types[SL_MAX_GROUP];
         uint32_t nagg;
         struct sl_agg *aggs;
@@ -145,6 +178,11 @@ struct sl_plan *sl_plan_load_string(const char *src, size_t len,
                                     size_t errlen);
 
 const char *sl_plan_setting(const struct sl_plan *p, const char *key);
+/* The column behind value slot `slot` of stream s (its own or a joined
+ * table's). */
+const struct sl_column *sl_plan_slot_column(const struct sl_plan *p,
+                                            const struct sl_source *s,
+                                            uint32_t slot);
 int sl_plan_source_index(const struct sl_plan *p, const char *name);
 
 /* Writes the readable plan (sluice explain) into b. */

@@ -65,14 +65,18 @@ struct sluice_report *sl_report_new(const struct sl_plan *p,
         sl_buf_addf(b, "sluice: %llu records in %.3f s (%.2f M records/s, %.2f M/s per worker, %u workers)\n",
              (unsigned long long)t->records, secs, rate / 1e6, rate / 1e6 / workers, workers);
         for (uint32_t s = 0; s < p->nsources; s++) {
-                if (!p->sources[s].nqueries)
+                if (!p->sources[s].nqueries && !p->sources[s].joined)
                         continue;
                 sl_human_bytes(h, sizeof h, ss[s].bytes);
                 uint64_t drop = 0;
                 for (int k = 0; k < SL_DROP_COUNT; k++)
                         drop += ss[s].dropped[k];
-                sl_buf_addf(b, "  stream %s: %llu read (%s), %llu dropped", p->sources[s].name,
-                     (unsigned long long)ss[s].read, h, (unsigned long long)drop);
+                sl_buf_addf(b, "  %s %s: %llu read (%s), ", p->sources[s].table ? "table" : "stream",
+                            p->sources[s].name, (unsigned long long)ss[s].read, h);
+                if (p->sources[s].table)
+                        sl_buf_addf(b, "%llu upserts, %llu deletes, ", (unsigned long long)ss[s].upserts,
+                                    (unsigned long long)ss[s].deletes);
+                sl_buf_addf(b, "%llu dropped", (unsigned long long)drop);
                 const char *sep = " (";
                 for (int k = 0; k < SL_DROP_COUNT; k++)
                         if (ss[s].dropped[k]) {
@@ -87,6 +91,8 @@ struct sluice_report *sl_report_new(const struct sl_plan *p,
                      p->queries[q].name, p->queries[q].topic, (unsigned long long)qs[q].rows,
                      rows_label, (unsigned long long)qs[q].late,
                      (unsigned long long)qs[q].filtered, (unsigned long long)qs[q].null_key);
+                if (p->queries[q].join >= 0 && !p->queries[q].join_left)
+                        sl_buf_addf(b, ", %llu without a table row", (unsigned long long)qs[q].unmatched);
                 if (p->queries[q].kind == SL_Q_AGGREGATE) {
                         sl_human_bytes(h, sizeof h, qs[q].state_bytes);
                         sl_buf_addf(b, ", peak %llu keys/worker-sum, state %s",

@@ -15,6 +15,7 @@ const char *sl_drop_name(enum sl_drop d)
         case SL_DROP_NULL_VALUE: return "null value";
         case SL_DROP_BAD_KEY: return "bad message key";
         case SL_DROP_BAD_FLATBUFFER: return "not a valid FlatBuffer";
+        case SL_DROP_NULL_PK: return "null primary key";
         case SL_DROP_COUNT: break;
         }
         return "?";

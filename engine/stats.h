@@ -18,6 +18,7 @@ enum sl_drop {
         SL_DROP_NULL_VALUE, /* Kafka: a message with no value (tombstone) */
         SL_DROP_BAD_KEY,    /* Kafka: the message key does not parse as the KEY column's type */
         SL_DROP_BAD_FLATBUFFER, /* FLATBUFFERS: fails verification (engine/flatbuf.h) */
+        SL_DROP_NULL_PK,    /* table: the PRIMARY KEY column is missing or null */
         SL_DROP_COUNT,
 };
 
@@ -27,11 +28,14 @@ struct sl_source_stats {
         uint64_t read;    /* records (non-blank lines) */
         uint64_t bytes;
         uint64_t dropped[SL_DROP_COUNT];
+        uint64_t upserts; /* table: rows written */
+        uint64_t deletes; /* table: deletes (of a key present or not) */
 };
 
 struct sl_query_stats {
         uint64_t filtered; /* WHERE was not true */
         uint64_t null_key; /* dropped: a GROUP BY column missing or null */
+        uint64_t unmatched; /* dropped: INNER JOIN found no table row */
         uint64_t late;     /* dropped: every window closed */
         uint64_t rows;     /* written to the sink */
         uint64_t keys_max; /* most keys held at once (sum over workers) */

@@ -73,6 +73,32 @@ expect_rc "bad state.max.bytes" 2 "$sluice" run "$ex1/pipeline.sql" --mock --set
 one_line "bad state.max.bytes: one line" "state.max.bytes 'lots'"
 expect_rc "empty dlq.topic" 2 "$sluice" run "$ex1/pipeline.sql" --mock --set dlq.topic=
 one_line "empty dlq.topic: one line" "dlq.topic"
+# Tables: the table needs its own input.
+ex5=$root/examples/05-order-enrichment
+expect_rc "no table input" 2 "$sluice" run "$ex5/pipeline.sql" --input orders="$ex5/inputs/orders.ndjson"
+one_line "no table input: one line" "no input for table 'customers': add --input customers=FILE"
+mkdir -p "$tmp/join"
+expect_rc "join run" 0 "$sluice" run "$ex5/pipeline.sql" --input orders="$ex5/inputs/orders.ndjson" \
+        --input customers="$ex5/inputs/customers.ndjson" --output "$tmp/join"
+expect_err "join summary: table" "table customers: 9 read (0.3 KiB), 6 upserts, 2 deletes, 1 dropped (1 null primary key)"
+expect_err "join summary: INNER drops" "query region_trend -> bss.orders.region.trend: 6 rows written, 0 late, 0 filtered, 1 null key, 3 without a table row"
+expect_rc "explain join" 0 "$sluice" explain "$ex5/pipeline.sql"
+grep -q "2. join: LEFT JOIN customers ON customerId = customers.id (no row: its columns are NULL)" "$tmp/out" \
+        && ok "explain shows the join" || bad "explain shows the join"
+# An INTEGER stream column joins a BIGINT primary key; WHERE reads a table
+# column; a table record of the wrong type is dropped; a NULL key has no row.
+cat >"$tmp/ijoin.sql" <<'SQL'
+CREATE STREAM s (k INTEGER, v DOUBLE) WITH (KAFKA_TOPIC='s');
+CREATE TABLE t (id BIGINT PRIMARY KEY, name STRING, w DOUBLE) WITH (KAFKA_TOPIC='t');
+CREATE STREAM o AS SELECT s.k, v * t.w AS x, t.name FROM s INNER JOIN t ON s.k = t.id WHERE t.w > 0;
+SQL
+printf '{"id":1,"name":"one","w":2.0}\n{"id":2,"name":"two","w":0.5}\n{"id":3,"name":"neg","w":-1.0}\n{"id":"4","name":"bad"}\n' >"$tmp/t.ndjson"
+printf '{"k":1,"v":10}\n{"k":2,"v":10}\n{"k":3,"v":10}\n{"k":4,"v":10}\n{"k":null,"v":1}\n' >"$tmp/s.ndjson"
+expect_rc "integer join" 0 "$sluice" run "$tmp/ijoin.sql" --input s="$tmp/s.ndjson" --input t="$tmp/t.ndjson"
+[ "$(cat "$tmp/out")" = '{"k":1,"x":20.0,"name":"one"}
+{"k":2,"x":5.0,"name":"two"}' ] && ok "integer join: rows" || { bad "integer join: rows"; cat "$tmp/out" >&2; }
+expect_err "integer join: table drop" "table t: 4 read (0.1 KiB), 3 upserts, 0 deletes, 1 dropped (1 wrong column type)"
+expect_err "integer join: counts" "query o -> o: 2 rows written, 0 late, 1 filtered, 0 null key, 2 without a table row"
 expect_rc "missing input file" 1 "$sluice" run "$ex1/pipeline.sql" --input "$tmp/missing.ndjson"
 expect_err "missing input file: message" "cannot open"
 expect_rc "unknown stream in --input" 2 "$sluice" run "$ex1/pipeline.sql" --input nosuch="$ex1/input.ndjson"

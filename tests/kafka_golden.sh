@@ -37,7 +37,10 @@ echo "$topics" | while read -r stream topic; do
         [ -n "$stream" ] || continue
         if [ -f "$dir/input.ndjson" ]; then input=$dir/input.ndjson; else input=$dir/inputs/$stream.ndjson; fi
         [ -f "$input" ] || continue
-        key=$(sed -n "/^source $stream /,/^$/s/^  columns:.* \([A-Za-z_0-9]*\) [A-Z]* KEY.*/\1/p" "$tmp/plan" | head -1)
+        # a table's PRIMARY KEY column, else a stream's KEY column
+        key=$(sed -n "/^source $stream /,/^$/s/^  columns: \(.*, \)\{0,1\}\([A-Za-z_0-9]*\) [A-Z]* PRIMARY KEY.*/\2/p" "$tmp/plan" | head -1)
+        [ -n "$key" ] ||
+                key=$(sed -n "/^source $stream /,/^$/s/^  columns:.* \([A-Za-z_0-9]*\) [A-Z]* KEY.*/\1/p" "$tmp/plan" | head -1)
         keyopt=""
         [ -z "$key" ] || keyopt="--key-field $key"
         # shellcheck disable=SC2086

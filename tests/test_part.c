@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "engine/buf.h"
+#include "engine/ktable.h"
 #include "engine/part.h"
 #include "engine/plan.h"
 #include "engine/ring.h"
@@ -250,12 +251,73 @@ static void test_dead_letters(void **state)
         sl_plan_free(p);
 }
 
+/* Joins in a partition: the worker's table copies are read after decoding,
+ * a LEFT JOIN keeps unmatched records with NULLs, an INNER one drops them
+ * (and counts them), and a table update applies to the next record. */
+static void test_join(void **state)
+{
+        (void)state;
+        static const char jsql[] =
+                "CREATE STREAM s (oid STRING, cid STRING KEY, amount DOUBLE)\n"
+                "  WITH (KAFKA_TOPIC='o', VALUE_FORMAT='JSON');\n"
+                "CREATE TABLE c (id STRING PRIMARY KEY, tier STRING) WITH (KAFKA_TOPIC='c');\n"
+                "CREATE STREAM e WITH (KAFKA_TOPIC='e') AS SELECT oid, c.tier FROM s LEFT JOIN c ON cid = c.id;\n"
+                "CREATE TABLE n WITH (KAFKA_TOPIC='n') AS SELECT c.tier, COUNT(*) AS k\n"
+                "  FROM s JOIN c ON s.cid = c.id GROUP BY c.tier;\n";
+        char err[256];
+        struct sl_plan *p = sl_plan_load_string(jsql, strlen(jsql), "j.sql", err, sizeof err);
+        if (!p)
+                fail_msg("%s", err);
+        struct sl_ktable *tables[2] = {NULL, sl_ktable_new(2)};
+        assert_non_null(tables[1]);
+        struct sl_source_stats sst = {0};
+        struct sl_value row[3] = {{.type = SL_T_STRING}, {.type = SL_T_STRING}, {.type = SL_T_NULL}};
+        row[0].u.s.p = "c1"; row[0].u.s.len = 2;
+        row[1].u.s.p = "gold"; row[1].u.s.len = 4;
+        assert_int_equal(sl_ktable_apply(tables[1], &p->sources[1], row, &sst), 0);
+
+        struct side sd;
+        side_init(&sd, p);
+        sl_part_set_tables(sd.pt, tables);
+        static const char *const recs[][2] = {
+                {"c1", "{\"oid\":\"o1\",\"amount\":1}"},
+                {"c9", "{\"oid\":\"o2\",\"amount\":2}"},
+                {NULL, "{\"oid\":\"o3\",\"amount\":3}"},
+        };
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(sl_part_record(sd.pt, i, recs[i][0], recs[i][0] ? 2 : 0, recs[i][1],
+                                                strlen(recs[i][1]), 1000), 0);
+        /* c1 becomes silver: the next record sees it */
+        row[1].u.s.p = "silver"; row[1].u.s.len = 6;
+        assert_int_equal(sl_ktable_apply(tables[1], &p->sources[1], row, &sst), 0);
+        assert_int_equal(sl_part_record(sd.pt, 3, "c1", 2, recs[0][1], strlen(recs[0][1]), 1000), 0);
+        drain(&sd);
+        assert_non_null(sd.text);
+        assert_string_equal(sd.text,
+                "0|c1|{\"oid\":\"o1\",\"tier\":\"gold\"}\n"
+                "1|gold|{\"tier\":\"gold\",\"k\":1}\n"
+                "0|c9|{\"oid\":\"o2\",\"tier\":null}\n"
+                "0||{\"oid\":\"o3\",\"tier\":null}\n"
+                "0|c1|{\"oid\":\"o1\",\"tier\":\"silver\"}\n"
+                "1|silver|{\"tier\":\"silver\",\"k\":1}\n");
+        struct sl_source_stats ss = {0};
+        struct sl_query_stats qs[2] = {{0}};
+        sl_part_add_stats(sd.pt, &ss, qs);
+        assert_int_equal(qs[1].unmatched, 2);
+        assert_int_equal(qs[0].unmatched, 0);
+        assert_int_equal(sst.upserts, 2);
+        side_fini(&sd);
+        sl_ktable_destroy(tables[1]);
+        sl_plan_free(p);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_snapshot_continues_exactly),
                 cmocka_unit_test(test_snapshot_continues_exactly_ext),
                 cmocka_unit_test(test_dead_letters),
+                cmocka_unit_test(test_join),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

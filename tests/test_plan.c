@@ -625,6 +625,182 @@ static void test_unwindowed_and_tumbling(void **state)
 }
 
 /* The hash ties state to the script text. */
+#define CUSTOMERS                                                                   \
+        "CREATE TABLE customers (id STRING PRIMARY KEY, tier STRING, region STRING,\n" \
+        "                        userId STRING)\n"                                    \
+        "  WITH (KAFKA_TOPIC = 'bss.customer.info');\n"
+
+static void test_table_errors(void **state)
+{
+        (void)state;
+        expect_error("CREATE TABLE c (id STRING, tier STRING) WITH (KAFKA_TOPIC = 'c');\n",
+                     "c (", 1,
+                     "table 'c' needs a PRIMARY KEY column (the key its rows are kept by), e.g. id STRING PRIMARY KEY");
+        expect_error("CREATE TABLE c (id STRING PRIMARY KEY, k STRING PRIMARY KEY) WITH (KAFKA_TOPIC = 'c');\n",
+                     "k STRING", 1,
+                     "table 'c' has two PRIMARY KEY columns ('id' and 'k'); a table has one");
+        expect_error("CREATE TABLE c (id STRING KEY, tier STRING) WITH (KAFKA_TOPIC = 'c');\n",
+                     "id", 1,
+                     "a table's key is declared PRIMARY KEY ('id' is declared KEY, which is for streams)");
+        expect_error("CREATE TABLE c (id STRING PRIMARY KEY, ts BIGINT) WITH (TIMESTAMP = 'ts');\n",
+                     "TIMESTAMP", 1,
+                     "unknown property 'TIMESTAMP' (expected one of KAFKA_TOPIC, VALUE_FORMAT, KEY_FORMAT, PARTITIONS, REPLICAS)");
+        expect_error("CREATE TABLE c (id STRING PRIMARY KEY) WITH (VALUE_FORMAT = 'FLATBUFFERS');\n",
+                     "'FLATBUFFERS'", 1,
+                     "VALUE_FORMAT 'FLATBUFFERS' is not supported for tables yet (use JSON)");
+        expect_error("CREATE TABLE c (id STRING PRIMARY KEY, __deleted BOOLEAN);\n",
+                     "__deleted", 1,
+                     "column name '__deleted' is reserved in tables (it marks a delete in a file)");
+        expect_error(STREAM "CREATE TABLE tx (id STRING PRIMARY KEY);\n", "tx (id", 1,
+                     "'tx' is already defined");
+        /* a table is read through a join only */
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT tier FROM customers;",
+                     "customers;", 1,
+                     "'customers' is a table: a query reads a stream (FROM) and joins tables with [LEFT] JOIN ... ON");
+}
+
+static void test_join_errors(void **state)
+{
+        (void)state;
+        expect_error(STREAM "CREATE STREAM o AS SELECT amount FROM tx JOIN nobody n ON tx.userId = n.id;",
+                     "nobody", 1,
+                     "unknown table 'nobody' (declare it with CREATE TABLE nobody (... PRIMARY KEY) WITH (...) above this query)");
+        expect_error(STREAM CUSTOMERS "CREATE TABLE c2 (id STRING PRIMARY KEY);\n"
+                     "CREATE STREAM o AS SELECT tier FROM customers JOIN c2 ON customers.id = c2.id;",
+                     "customers JOIN", 1,
+                     "a table-table join is not supported: FROM names a stream, JOIN a table");
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT tier FROM customers JOIN tx ON customers.id = tx.userId;",
+                     "customers JOIN", 1,
+                     "'customers' is a table: write the stream first (FROM tx ... JOIN customers)");
+        expect_error(STREAM "CREATE STREAM tx2 (userId STRING) WITH (KAFKA_TOPIC = 'x');\n"
+                     "CREATE STREAM o AS SELECT amount FROM tx JOIN tx2 ON tx.userId = tx2.userId;",
+                     "tx2 ON", 1,
+                     "'tx2' is a stream: stream-stream joins (WITHIN) are not supported yet; JOIN a table declared with CREATE TABLE");
+        expect_error(STREAM "CREATE STREAM big AS SELECT userId, amount FROM tx;\n"
+                     "CREATE STREAM o AS SELECT amount FROM tx JOIN big ON tx.userId = big.userId;",
+                     "big ON", 1,
+                     "joining 'big', the output of another query, is not supported yet: "
+                     "declare its topic with CREATE TABLE big (...) WITH (...)");
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT amount FROM tx t JOIN customers t ON t.userId = t.id;",
+                     "t ON", 1, "'t' names both sides of the join: give them different aliases");
+        /* ON: the table's PRIMARY KEY, equality of two columns, one per side */
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT amount FROM tx JOIN customers c ON tx.note = c.region;",
+                     "c.region", 1,
+                     "a stream-table join must be ON the table's PRIMARY KEY 'id'; 'region' is not it");
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT amount FROM tx JOIN customers c ON c.id = c.tier;",
+                     "c.id", 1,
+                     "JOIN ... ON must compare a column of tx with the PRIMARY KEY of customers; both sides are customers columns");
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT amount FROM tx JOIN customers c ON tx.userId <> c.id;",
+                     "tx.userId <>", 1,
+                     "JOIN ... ON must be a stream column = the table's PRIMARY KEY, e.g. ON o.customerId = c.id");
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT amount FROM tx JOIN customers c\n"
+                     "  ON tx.userId = c.id AND tx.ok;",
+                     "tx.userId =", 1,
+                     "JOIN ... ON must be a stream column = the table's PRIMARY KEY, e.g. ON o.customerId = c.id");
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT amount FROM tx JOIN customers c ON tx.qty = c.id;",
+                     "tx.qty", 1,
+                     "JOIN ... ON compares qty (INTEGER) with id (STRING): the types must match");
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT amount FROM tx JOIN customers c ON tx.userId = c.idd;",
+                     "c.idd", 1, "unknown column 'idd' in table 'customers'");
+        /* names: ambiguous, unknown, qualifiers */
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT userId FROM tx JOIN customers c ON tx.userId = c.id;",
+                     "userId FROM", 1,
+                     "ambiguous column 'userId': tx and customers both have it; write tx.userId or c.userId");
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT amount FROM tx t JOIN customers c ON t.userId = c.id\n"
+                     "  WHERE userId = 'u1';",
+                     "userId = 'u1'", 1,
+                     "ambiguous column 'userId': tx and customers both have it; write t.userId or c.userId");
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT nope FROM tx JOIN customers c ON tx.userId = c.id;",
+                     "nope", 1, "unknown column 'nope' in stream 'tx' or table 'customers'");
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT Tier FROM tx JOIN customers c ON tx.userId = c.id;",
+                     "Tier", 1,
+                     "unknown column 'Tier' in table 'customers' (did you mean 'tier'? names are case-sensitive)");
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT c.amount FROM tx JOIN customers c ON tx.userId = c.id;",
+                     "c.amount", 1, "unknown column 'amount' in table 'customers'");
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT x.tier FROM tx JOIN customers c ON tx.userId = c.id;",
+                     "x.tier", 1, "'x' is neither the stream (tx) nor the table (c) of this query");
+        /* with an alias, the qualifier is the alias */
+        expect_error(STREAM CUSTOMERS "CREATE STREAM o AS SELECT customers.tier FROM tx JOIN customers c ON tx.userId = c.id;",
+                     "customers.tier", 1, "'customers' is neither the stream (tx) nor the table (c) of this query");
+        expect_error(STREAM "CREATE STREAM o AS SELECT tx.amount FROM tx t;",
+                     "tx.amount", 1, "'tx' is not the stream this query reads (t)");
+        /* GROUP BY a table column: the SELECT must use that column */
+        expect_error(STREAM CUSTOMERS "CREATE TABLE o AS SELECT c.tier, COUNT(*) AS n\n"
+                     "  FROM tx JOIN customers c ON tx.userId = c.id GROUP BY c.region;",
+                     "c.tier", 1, "column 'tier' must be in GROUP BY or inside an aggregate function");
+        expect_error(STREAM CUSTOMERS "CREATE TABLE o AS SELECT COUNT(*) AS n\n"
+                     "  FROM tx JOIN customers c ON tx.userId = c.id GROUP BY c.region, region;",
+                     "region;", 1, "'region' appears twice in GROUP BY");
+        expect_error(STREAM CUSTOMERS "CREATE TABLE o AS SELECT COUNT(*) AS n\n"
+                     "  FROM tx JOIN customers c ON tx.userId = c.id GROUP BY c.regio;",
+                     "c.regio", 1, "unknown column 'regio' in table 'customers'");
+}
+
+static void test_join_plan(void **state)
+{
+        (void)state;
+        struct sl_plan *p = load_ok(STREAM CUSTOMERS
+                "CREATE STREAM big AS SELECT t.amount, c.tier, region FROM tx t LEFT JOIN customers c\n"
+                "  ON t.userId = c.id WHERE c.tier = 'gold';\n"
+                "CREATE TABLE per_region AS SELECT c.region, SUM(amount) AS total\n"
+                "  FROM tx INNER JOIN customers c ON tx.userId = c.id GROUP BY c.region;\n"
+                "CREATE STREAM by_note AS SELECT tx.note, tier FROM tx JOIN customers ON note = customers.id;\n"
+                "CREATE STREAM plain AS SELECT amount FROM tx;");
+        assert_int_equal(p->nsources, 2);
+        const struct sl_source *tx = &p->sources[0], *cu = &p->sources[1];
+        assert_false(tx->table);
+        assert_true(cu->table);
+        assert_true(cu->joined);
+        assert_int_equal(cu->pk_col, 0);
+        assert_int_equal(cu->ncols, 4);
+        assert_int_equal(cu->nqueries, 0);
+        /* two joins: on userId (shared by two queries) and on note */
+        assert_int_equal(tx->njoins, 2);
+        assert_int_equal(tx->joins[0].table, 1);
+        assert_int_equal(tx->joins[0].key_slot, 0);
+        assert_int_equal(tx->joins[0].base, 6);
+        assert_int_equal(tx->joins[1].key_slot, 3);
+        assert_int_equal(tx->joins[1].base, 10);
+        assert_int_equal(tx->nslots, 14);
+        assert_string_equal(sl_plan_slot_column(p, tx, 7)->name, "tier");
+        assert_string_equal(sl_plan_slot_column(p, tx, 13)->name, "userId");
+        assert_string_equal(sl_plan_slot_column(p, tx, 2)->name, "qty");
+        assert_null(sl_plan_slot_column(p, tx, 14));
+
+        const struct sl_query *q = &p->queries[0];
+        assert_int_equal(q->join, 0);
+        assert_true(q->join_left);
+        assert_string_equal(q->out[2].name, "region");
+        /* the worker gets amount, tier and region: slots 1, 7, 8 */
+        assert_int_equal(q->used_cols, 3);
+        assert_int_equal(q->used[0], 1);
+        assert_int_equal(q->used[1], 7);
+        assert_int_equal(q->used[2], 8);
+
+        q = &p->queries[1];
+        assert_int_equal(q->join, 0);
+        assert_false(q->join_left);
+        assert_int_equal(q->ngroup, 1);
+        assert_int_equal(q->group_cols[0], 8);
+        assert_int_equal(q->group_types[0], SL_T_STRING);
+        assert_string_equal(q->out[0].name, "region");
+
+        q = &p->queries[2];
+        assert_int_equal(q->join, 1);
+        assert_false(q->join_left);
+        assert_int_equal(q->used[1], 11);
+
+        assert_int_equal(p->queries[3].join, -1);
+        sl_plan_free(p);
+
+        /* integer keys match INTEGER with BIGINT */
+        p = load_ok("CREATE STREAM s (k INTEGER, v DOUBLE);\n"
+                    "CREATE TABLE t (id BIGINT PRIMARY KEY, name STRING);\n"
+                    "CREATE STREAM o AS SELECT v, name FROM s JOIN t ON s.k = t.id;");
+        assert_int_equal(p->sources[0].joins[0].key_slot, 0);
+        sl_plan_free(p);
+}
+
 static void test_hash(void **state)
 {
         (void)state;
@@ -656,6 +832,9 @@ int main(void)
                 cmocka_unit_test(test_stream_query),
                 cmocka_unit_test(test_aggregate_query),
                 cmocka_unit_test(test_unwindowed_and_tumbling),
+                cmocka_unit_test(test_table_errors),
+                cmocka_unit_test(test_join_errors),
+                cmocka_unit_test(test_join_plan),
                 cmocka_unit_test(test_hash),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -220,6 +220,64 @@ static void test_create_stream_columns_and_props(void **state)
         sl_script_free(script);
 }
 
+static void test_create_table_source_and_joins(void **state)
+{
+        (void)state;
+        struct sl_script *script = parse_ok(
+                "CREATE TABLE customers (id STRING PRIMARY KEY, tier STRING, region STRING)\n"
+                "  WITH (KAFKA_TOPIC = 'bss.customer.info', VALUE_FORMAT = 'JSON');\n"
+                "CREATE STREAM big AS SELECT o.orderId, c.tier FROM orders o\n"
+                "  LEFT OUTER JOIN customers AS c ON o.customerId = c.id WHERE o.amount > 1000;\n"
+                "CREATE TABLE t AS SELECT c.region, COUNT(*) FROM orders INNER JOIN customers\n"
+                "  ON customerId = id WINDOW TUMBLING (SIZE 1 HOUR) GROUP BY c.region;\n"
+                "CREATE STREAM p AS SELECT `left`, `on` FROM orders join customers c ON a = c.id;\n"
+                "CREATE STREAM q AS SELECT a FROM orders o;");
+        assert_int_equal(script->nstmts, 5);
+        const struct sl_stmt *st = &script->stmts[0];
+        assert_int_equal(st->kind, SL_ST_CREATE_TABLE);
+        assert_int_equal(st->ncols, 3);
+        assert_true(st->cols[0].key && st->cols[0].primary);
+        assert_false(st->cols[1].key || st->cols[1].primary);
+        assert_int_equal(st->nprops, 2);
+
+        const struct sl_select *sel = script->stmts[1].select;
+        assert_string_equal(sel->from, "orders");
+        assert_string_equal(sel->from_alias, "o");
+        assert_pos(sel->from_alias_pos, 3, 59);
+        assert_true(sel->join.present);
+        assert_true(sel->join.left);
+        assert_pos(sel->join.pos, 4, 3);
+        assert_string_equal(sel->join.table, "customers");
+        assert_pos(sel->join.table_pos, 4, 19);
+        assert_string_equal(sel->join.alias, "c");
+        assert_pos(sel->join.alias_pos, 4, 32);
+        assert_int_equal(sel->join.on->kind, SL_EX_BINARY);
+        assert_int_equal(sel->join.on->op, SL_OP_EQ);
+        assert_string_equal(sel->join.on->args[0]->qualifier, "o");
+        assert_string_equal(sel->join.on->args[0]->name, "customerId");
+        assert_string_equal(sel->join.on->args[1]->qualifier, "c");
+        assert_non_null(sel->where);
+
+        sel = script->stmts[2].select;
+        assert_null(sel->from_alias);
+        assert_true(sel->join.present);
+        assert_false(sel->join.left);
+        assert_null(sel->join.alias);
+        assert_int_equal(sel->window.kind, SL_WIN_TUMBLING);
+        assert_int_equal(sel->ngroup, 1);
+        assert_string_equal(sel->group[0]->qualifier, "c");
+
+        sel = script->stmts[3].select; /* lower-case join, backticked names */
+        assert_true(sel->join.present);
+        assert_string_equal(sel->items[0].expr->name, "left");
+        assert_string_equal(sel->join.alias, "c");
+
+        sel = script->stmts[4].select; /* an alias without a join */
+        assert_string_equal(sel->from_alias, "o");
+        assert_false(sel->join.present);
+        sl_script_free(script);
+}
+
 static void test_create_stream_as(void **state)
 {
         (void)state;
@@ -858,8 +916,8 @@ static const struct error_case error_cases[] = {
           "expected STREAM or TABLE after CREATE, found 'VIEW'" },
         { "CREATE OR TABLE t AS SELECT a FROM s", 1, 11,
           "expected REPLACE after CREATE OR, found 'TABLE'" },
-        { "CREATE TABLE t (a INT) WITH (KAFKA_TOPIC = 't');", 1, 16,
-          "CREATE TABLE with a column list is not supported: use CREATE TABLE ... AS SELECT" },
+        { "CREATE TABLE t (a INT PRIMARY) WITH (KAFKA_TOPIC = 't');", 1, 30,
+          "expected KEY after PRIMARY, found ')'" },
         { "CREATE STREAM s;", 1, 16,
           "expected '(' column list, WITH or AS SELECT after stream name, found ';'" },
         { "CREATE STREAM s WITH (KAFKA_TOPIC = 't');", 1, 41,
@@ -897,10 +955,32 @@ static const struct error_case error_cases[] = {
           "expected alias after AS, found keyword 'FROM' (write it in backticks to use it as a name)" },
         { "CREATE STREAM o AS SELECT s. FROM s", 1, 30,
           "expected column name after '.', found keyword 'FROM' (write it in backticks to use it as a name)" },
-        { "CREATE STREAM o AS SELECT a FROM s JOIN t", 1, 36,
-          "expected WHERE, EMIT, ';' or end of input, found 'JOIN'" },
-        { "CREATE TABLE o AS SELECT a FROM s t", 1, 35,
-          "expected WINDOW, WHERE, GROUP BY, HAVING, EMIT, ';' or end of input, found 't'" },
+        { "CREATE STREAM o AS SELECT a FROM s JOIN t", 1, 42,
+          "expected ON after the joined table, found end of input" },
+        { "CREATE TABLE o AS SELECT a FROM s t u", 1, 37,
+          "expected WINDOW, WHERE, GROUP BY, HAVING, EMIT, ';' or end of input, found 'u'" },
+        { "CREATE STREAM o AS SELECT a FROM s x JOIN t y z ON x.a = y.b", 1, 47,
+          "expected ON after the joined table, found 'z'" },
+        { "CREATE STREAM o AS SELECT a FROM s LEFT t ON a = b", 1, 41,
+          "expected JOIN, found 't'" },
+        { "CREATE STREAM o AS SELECT a FROM s LEFT OUTER OUTER JOIN t ON a = b", 1, 47,
+          "expected JOIN, found 'OUTER'" },
+        { "CREATE STREAM o AS SELECT a FROM s INNER LEFT JOIN t ON a = b", 1, 42,
+          "expected JOIN, found 'LEFT'" },
+        { "CREATE STREAM o AS SELECT a FROM s RIGHT JOIN t ON a = b", 1, 36,
+          "RIGHT JOIN is not supported: a stream joins a table with [INNER] JOIN or LEFT [OUTER] JOIN" },
+        { "CREATE STREAM o AS SELECT a FROM s o FULL OUTER JOIN t ON a = b", 1, 38,
+          "FULL JOIN is not supported: a stream joins a table with [INNER] JOIN or LEFT [OUTER] JOIN" },
+        { "CREATE STREAM o AS SELECT a FROM s JOIN ON a = b", 1, 41,
+          "expected table name after JOIN, found 'ON'" },
+        { "CREATE STREAM o AS SELECT a FROM s JOIN t ON", 1, 45,
+          "expected expression, found end of input" },
+        { "CREATE STREAM o AS SELECT a FROM s JOIN t ON a = b\n  JOIN u ON a = c", 2, 3,
+          "only one JOIN per query is supported" },
+        { "CREATE STREAM o AS SELECT a FROM s JOIN t ON a = b WINDOW TUMBLING (SIZE 1 SECOND)", 1, 52,
+          "WINDOW is only allowed in CREATE TABLE ... AS SELECT (a stream does not aggregate)" },
+        { "CREATE STREAM o AS SELECT a FROM s AS WHERE a = 1", 1, 39,
+          "expected alias after AS, found keyword 'WHERE' (write it in backticks to use it as a name)" },
         { "CREATE TABLE o AS SELECT a FROM s GROUP BY a LIMIT 5", 1, 46,
           "expected HAVING, EMIT, ';' or end of input, found 'LIMIT'" },
         { "CREATE TABLE o AS SELECT a FROM s EMIT CHANGES x", 1, 48,
@@ -1084,6 +1164,7 @@ int main(void)
                 cmocka_unit_test(test_format_truncates),
                 cmocka_unit_test(test_format_round_trips),
                 cmocka_unit_test(test_depth_limits),
+                cmocka_unit_test(test_create_table_source_and_joins),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_every_prefix),
                 cmocka_unit_test(test_random_mutations),

@@ -87,6 +87,7 @@ struct sl_column_def {
         const char *name;
         enum sl_type type;
         bool key; /* declared KEY (or PRIMARY KEY) */
+        bool primary; /* declared PRIMARY KEY */
         struct sl_pos pos;
 };
 
@@ -127,6 +128,18 @@ struct sl_select_item {
         struct sl_pos pos;
 };
 
+/* [INNER | LEFT [OUTER]] JOIN table [alias] ON expr, after FROM. */
+struct sl_join_def {
+        bool present;
+        bool left;        /* LEFT [OUTER] JOIN; else INNER */
+        struct sl_pos pos; /* of the first word (LEFT, INNER or JOIN) */
+        const char *table;
+        struct sl_pos table_pos;
+        const char *alias; /* NULL if none */
+        struct sl_pos alias_pos;
+        struct sl_expr *on;
+};
+
 struct sl_select {
         struct sl_pos pos;
         uint32_t nitems;
@@ -141,6 +154,9 @@ struct sl_select {
         struct sl_expr *having; /* NULL if absent */
         enum sl_emit emit;
         struct sl_pos emit_pos;
+        const char *from_alias; /* FROM s alias: NULL if none */
+        struct sl_pos from_alias_pos;
+        struct sl_join_def join;
 };
 
 enum sl_stmt_kind {
@@ -148,6 +164,7 @@ enum sl_stmt_kind {
         SL_ST_CREATE_STREAM, /* CREATE STREAM s (cols) WITH (...) */
         SL_ST_CREATE_STREAM_AS, /* CREATE STREAM s [WITH (...)] AS SELECT */
         SL_ST_CREATE_TABLE_AS,  /* CREATE TABLE t [WITH (...)] AS SELECT */
+        SL_ST_CREATE_TABLE,     /* CREATE TABLE t (cols, one PRIMARY KEY) WITH (...) */
 };
 
 struct sl_stmt {
@@ -156,7 +173,7 @@ struct sl_stmt {
         const char *name; /* stream/table name; NULL for SET */
         struct sl_pos name_pos;
         uint32_t ncols;
-        struct sl_column_def *cols; /* CREATE STREAM only */
+        struct sl_column_def *cols; /* CREATE STREAM, CREATE TABLE (cols) only */
         uint32_t nprops;
         struct sl_prop *props;
         struct sl_select *select; /* *_AS only */

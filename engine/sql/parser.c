@@ -809,6 +809,7 @@ static int parse_columns(struct sl_parser *p, struct sl_stmt *st)
                         rc = next(p);
                 } else if (at_kw(p, SL_KW_PRIMARY)) {
                         col.key = true;
+                        col.primary = true;
                         if (!(rc = next(p)))
                                 rc = expect_kw(p, SL_KW_KEY, "KEY after PRIMARY");
                 }
@@ -1077,6 +1078,76 @@ static int fail_after_clauses(struct sl_parser *p, enum sl_clause last, bool tab
         return fail(p, p->tok.pos, "expected %s';' or end of input, found %s", list, found(p));
 }
 
+/*
+ * JOIN words are matched by spelling, not as keywords (like type names),
+ * so that columns called `left` or `on` keep working and the keyword
+ * table stays as it is; an alias is any other bare name.
+ */
+static bool at_join_word(const struct sl_parser *p)
+{
+        return word_is(&p->tok, "JOIN") || word_is(&p->tok, "LEFT") ||
+               word_is(&p->tok, "INNER") || word_is(&p->tok, "ON") ||
+               word_is(&p->tok, "RIGHT") || word_is(&p->tok, "FULL") ||
+               word_is(&p->tok, "OUTER") || word_is(&p->tok, "WITHIN");
+}
+
+static int take_alias(struct sl_parser *p, const char **alias, struct sl_pos *pos)
+{
+        if (at_kw(p, SL_KW_AS)) {
+                int rc = next(p);
+                if (rc)
+                        return rc;
+                return take_name(p, alias, pos, "alias after AS");
+        }
+        if (at_name(p) && !at_join_word(p))
+                return take_name(p, alias, pos, "alias");
+        return 0;
+}
+
+/* After FROM name: [alias] [[INNER | LEFT [OUTER]] JOIN name [alias] ON expr]. */
+static int parse_from_rest(struct sl_parser *p, struct sl_select *sel)
+{
+        struct sl_join_def *j = &sel->join;
+        int rc = take_alias(p, &sel->from_alias, &sel->from_alias_pos);
+        if (rc)
+                return rc;
+        if (word_is(&p->tok, "RIGHT") || word_is(&p->tok, "FULL"))
+                return fail(p, p->tok.pos,
+                            "%s JOIN is not supported: a stream joins a table with [INNER] JOIN or LEFT [OUTER] JOIN",
+                            word_is(&p->tok, "RIGHT") ? "RIGHT" : "FULL");
+        if (!word_is(&p->tok, "JOIN") && !word_is(&p->tok, "LEFT") && !word_is(&p->tok, "INNER"))
+                return 0;
+        j->present = true;
+        j->pos = p->tok.pos;
+        if (word_is(&p->tok, "LEFT")) {
+                j->left = true;
+                if ((rc = next(p)))
+                        return rc;
+                if (word_is(&p->tok, "OUTER") && (rc = next(p)))
+                        return rc;
+        } else if (word_is(&p->tok, "INNER") && (rc = next(p))) {
+                return rc;
+        }
+        if (!word_is(&p->tok, "JOIN"))
+                return fail(p, p->tok.pos, "expected JOIN, found %s", found(p));
+        if ((rc = next(p)))
+                return rc;
+        if (at_join_word(p))
+                return fail(p, p->tok.pos, "expected table name after JOIN, found %s", found(p));
+        if ((rc = take_name(p, &j->table, &j->table_pos, "table name after JOIN")) ||
+            (rc = take_alias(p, &j->alias, &j->alias_pos)))
+                return rc;
+        if (!word_is(&p->tok, "ON"))
+                return fail(p, p->tok.pos, "expected ON after the joined table, found %s", found(p));
+        if ((rc = next(p)))
+                return rc;
+        if (!(j->on = parse_expr(p)))
+                return -EINVAL;
+        if (word_is(&p->tok, "JOIN") || word_is(&p->tok, "LEFT") || word_is(&p->tok, "INNER"))
+                return fail(p, p->tok.pos, "only one JOIN per query is supported");
+        return 0;
+}
+
 /* SELECT ... with the cursor on SELECT; table: CREATE TABLE (may aggregate). */
 static int parse_select(struct sl_parser *p, struct sl_select **out, bool table)
 {
@@ -1088,7 +1159,8 @@ static int parse_select(struct sl_parser *p, struct sl_select **out, bool table)
         sel->pos = p->tok.pos;
         int rc = next(p);
         if (rc || (rc = parse_items(p, sel)) || (rc = next(p)) ||
-            (rc = take_name(p, &sel->from, &sel->from_pos, "source name after FROM")))
+            (rc = take_name(p, &sel->from, &sel->from_pos, "source name after FROM")) ||
+            (rc = parse_from_rest(p, sel)))
                 return rc;
         enum sl_clause last = CL_NONE;
         for (;;) {
@@ -1157,10 +1229,7 @@ static int parse_create(struct sl_parser *p, struct sl_stmt *st)
             (rc = take_name(p, &st->name, &st->name_pos, table ? "table name" : "stream name")))
                 return rc;
         if (at(p, SL_TOK_LPAREN)) {
-                if (table)
-                        return fail(p, p->tok.pos,
-                                    "CREATE TABLE with a column list is not supported: use CREATE TABLE ... AS SELECT");
-                st->kind = SL_ST_CREATE_STREAM;
+                st->kind = table ? SL_ST_CREATE_TABLE : SL_ST_CREATE_STREAM;
                 if ((rc = parse_columns(p, st)))
                         return rc;
                 if (at_kw(p, SL_KW_WITH))
