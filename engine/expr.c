@@ -966,7 +966,7 @@ static int unknown_function(struct compiler *c, const struct sl_expr *e)
                         best = scalars[i].name;
                 }
         }
-        for (int k = SL_AGG_COUNT; k <= SL_AGG_MAX; k++) {
+        for (int k = SL_AGG_COUNT; k <= SL_AGG_EMA; k++) {
                 unsigned d = edit_distance(e->name, sl_agg_name((enum sl_agg_kind)k));
                 if (d < bd) {
                         bd = d;

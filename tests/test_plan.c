@@ -365,6 +365,10 @@ static void test_ext_aggregate_errors(void **state)
                      "EMA's alpha must be in (0, 1], got 1.5");
         expect_error(T0 "EMA(amount, -0.5) AS e" T1, "-0.5", 1,
                      "EMA's alpha must be in (0, 1], got -0.5");
+        expect_error(T0 "STDEV_SAMP(qty) AS s" T1, "STDEV_SAMP", 1,
+                     "unknown function 'STDEV_SAMP' (did you mean STDDEV_SAMP?)");
+        expect_error(T0 "latest_by_ofset(qty) AS s" T1, "latest_by_ofset", 1,
+                     "unknown function 'latest_by_ofset' (did you mean LATEST_BY_OFFSET?)");
         /* argument types */
         expect_error(T0 "TOPK(note, 3) AS t" T1, "TOPK", 1,
                      "TOPK needs a numeric argument (INTEGER, BIGINT or DOUBLE), found STRING");
