@@ -40,6 +40,11 @@ static int errorf(struct sl_plan_error *err, struct sl_pos pos,
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        /* A quoted name or string may hold line breaks, and the message is
+         * printed as one "FILE:LINE:COL: message" line (as the parser's). */
+        for (char *c = err->msg; *c; c++)
+                if (*c == '\n' || *c == '\r')
+                        *c = ' ';
         return -EINVAL;
 }
 

@@ -158,7 +158,7 @@ struct sl_plan {
 
 struct sl_plan_error {
         struct sl_pos pos; /* line 0: no position */
-        char msg[320];
+        char msg[320];     /* one line: line breaks in quoted text become spaces */
 };
 
 /*

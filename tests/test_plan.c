@@ -111,6 +111,14 @@ static void test_unknown_column(void **state)
                      "CREATE STREAM o AS SELECT a FROM s;",
                      "'A'", 1,
                      "TIMESTAMP: unknown column 'A' in stream 's' (did you mean 'a'? names are case-sensitive)");
+        /* a quoted name with line breaks: the message stays one line
+         * (found by fuzz_sql: tests/fuzz/regress/sql/plan-error-quotes-newline) */
+        expect_error("CREATE STREAM s (a BIGINT) WITH (TIMESTAMP = 'x\ny\r\nz');\n"
+                     "CREATE STREAM o AS SELECT a FROM s;",
+                     "'x", 1, "TIMESTAMP: unknown column 'x y  z' in stream 's'");
+        expect_error("CREATE STREAM s (a BIGINT);\n"
+                     "CREATE STREAM o AS SELECT `b\nc` FROM s;",
+                     "`b", 1, "unknown column 'b c' in stream 's'");
 }
 
 static void test_group_by_errors(void **state)

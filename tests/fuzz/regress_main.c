@@ -73,8 +73,8 @@ out:
 
 static int run_file(const char *path)
 {
-        uint8_t *data;
-        size_t len;
+        uint8_t *data = NULL;
+        size_t len = 0;
         int rc = slurp(path, &data, &len);
         if (rc) {
                 fprintf(stderr, "%s: %s\n", path, strerror(-rc));
