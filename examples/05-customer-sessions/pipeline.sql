@@ -19,8 +19,7 @@ CREATE TABLE customer_sessions WITH (KAFKA_TOPIC = 'bss.customer.sessions') AS
          WINDOWSTART AS sessionStart,
          WINDOWEND AS sessionEnd,
          COUNT(*) AS activities,
-         SUM(amount) AS spent,
-         (WINDOWEND - WINDOWSTART) / 60000 AS minutes
+         SUM(amount) AS spent
   FROM customer_activity
   WINDOW SESSION (30 MINUTES, GRACE PERIOD 5 MINUTES)
   GROUP BY customerId
