@@ -21,6 +21,10 @@
  *                          window, after the previous one closed (the
  *                          first record of a window: a new entry).
  *
+ *   session_update, session_close, session_open: the same with
+ *                          WINDOW SESSION (5 MINUTES) instead (one session
+ *                          per key; update records fall inside it).
+ *
  * close and open are timed by hand (UseManualTime) around that step only;
  * draining the output queue and refilling are not timed.
  */
@@ -47,11 +51,20 @@ const char kSql[] =
         "  WINDOWSTART AS ws, WINDOWEND AS we\n"
         "  FROM transactions WINDOW TUMBLING (SIZE 5 MINUTES) GROUP BY userId EMIT FINAL;\n";
 
+const char kSessionSql[] =
+        "CREATE STREAM transactions (transactionId STRING, userId STRING, amount DOUBLE, "
+        "`timestamp` BIGINT)\n"
+        "  WITH (KAFKA_TOPIC='transactions', VALUE_FORMAT='JSON', TIMESTAMP='timestamp');\n"
+        "CREATE TABLE stats AS SELECT userId, SUM(amount) AS total, COUNT(*) AS n, "
+        "AVG(amount) AS avgAmount,\n"
+        "  WINDOWSTART AS ws, WINDOWEND AS we\n"
+        "  FROM transactions WINDOW SESSION (5 MINUTES) GROUP BY userId EMIT FINAL;\n";
+
 constexpr uint32_t kSeqLen = 1u << 20;
 constexpr uint32_t kBlock = 1024; /* records per iteration of update */
 
 struct fixture {
-        int kind = -1; /* 0 update, 1 close/open */
+        int kind = -1; /* 0 update, 1 close/open; + 2: session window */
         int64_t nkeys = 0, dist = 0;
         wshim *s = nullptr;
         int64_t w = 0; /* close/open: every key is in window w */
@@ -70,7 +83,7 @@ fixture *get_fixture(int kind, int64_t nkeys, int64_t dist)
         fx->nkeys = nkeys;
         fx->dist = dist;
         std::vector<uint32_t> seq;
-        if (kind == 0) {
+        if (kind % 2 == 0) {
                 keyseq::rng r{(uint64_t)nkeys * 7 + (uint64_t)dist};
                 seq.resize(kSeqLen);
                 if (dist == 0) {
@@ -84,7 +97,7 @@ fixture *get_fixture(int kind, int64_t nkeys, int64_t dist)
                 }
         }
         char err[512];
-        fx->s = wshim_new(kSql, (uint32_t)nkeys, seq.data(), (uint32_t)seq.size(), err,
+        fx->s = wshim_new(kind >= 2 ? kSessionSql : kSql, (uint32_t)nkeys, seq.data(), (uint32_t)seq.size(), err,
                           sizeof err);
         if (!fx->s) {
                 std::fprintf(stderr, "bench_window: %s\n", err);
@@ -102,9 +115,9 @@ void counters(benchmark::State &state, const fixture *fx)
         state.counters["MB"] = (double)bytes / 1e6;
 }
 
-void bm_update(benchmark::State &state)
+void update(benchmark::State &state, int session)
 {
-        fixture *fx = get_fixture(0, state.range(0), state.range(1));
+        fixture *fx = get_fixture(session * 2, state.range(0), state.range(1));
         uint32_t pos = 0;
         for (auto _ : state) {
                 if (wshim_update(fx->s, pos, kBlock) != 0) {
@@ -117,10 +130,13 @@ void bm_update(benchmark::State &state)
         counters(state, fx);
 }
 
+void bm_update(benchmark::State &state) { update(state, 0); }
+void bm_session_update(benchmark::State &state) { update(state, 1); }
+
 /* timed: 0 the close of window w, 1 the first records of window w + 1 */
-void close_open(benchmark::State &state, int timed)
+void close_open(benchmark::State &state, int timed, int session = 0)
 {
-        fixture *fx = get_fixture(1, state.range(0), 0);
+        fixture *fx = get_fixture(1 + session * 2, state.range(0), 0);
         using clock = std::chrono::steady_clock;
         for (auto _ : state) {
                 auto t0 = clock::now();
@@ -143,6 +159,8 @@ void close_open(benchmark::State &state, int timed)
 
 void bm_close(benchmark::State &state) { close_open(state, 0); }
 void bm_open(benchmark::State &state) { close_open(state, 1); }
+void bm_session_close(benchmark::State &state) { close_open(state, 0, 1); }
+void bm_session_open(benchmark::State &state) { close_open(state, 1, 1); }
 
 } // namespace
 
@@ -159,6 +177,20 @@ int main(int argc, char **argv)
                         ->ArgName("keys")
                         ->UseManualTime();
                 benchmark::RegisterBenchmark("open", bm_open)
+                        ->Arg(n)
+                        ->ArgName("keys")
+                        ->UseManualTime();
+        }
+        for (int64_t n : {10000, 100000, 1000000})
+                benchmark::RegisterBenchmark("session_update", bm_session_update)
+                        ->Args({n, 0})
+                        ->ArgNames({"keys", "zipf"});
+        for (int64_t n : {10000, 100000, 1000000}) {
+                benchmark::RegisterBenchmark("session_close", bm_session_close)
+                        ->Arg(n)
+                        ->ArgName("keys")
+                        ->UseManualTime();
+                benchmark::RegisterBenchmark("session_open", bm_session_open)
                         ->Arg(n)
                         ->ArgName("keys")
                         ->UseManualTime();
