@@ -1279,7 +1279,7 @@ static void h_damaged_state(struct h *h, const char *sql)
                 rec(h, k, i, 14);
         }
         rec(h, "k9", 9, 16);
-        assert_int_equal(h_stats(h).keys, 4);
+        assert_int_equal(h_stats(h).keys, h->q->win.kind == SL_WIN_SESSION ? 10 : 4);
 }
 
 /* blob damaged must be refused, after which the same aggop loads the good
@@ -1385,6 +1385,63 @@ static void test_snapshot_rejects(void **state)
         h_free(&a);
 }
 
+/* Session entries: every field a later record, close or row relies on. */
+static void test_snapshot_rejects_session(void **state)
+{
+        (void)state;
+        const char *sql = SESSION_SQL("10 MILLISECONDS, GRACE PERIOD 20 MILLISECONDS", "FINAL");
+        enum { S_START = 0, S_END = 8, S_FIRST = 16, S_ACC = 24 };
+        struct h a;
+        h_damaged_state(&a, sql); /* k0 [3, 3] and [14, 14], k9 [16, 16]; stream time 16 */
+        struct sl_buf good = h_save(&a);
+        uint32_t npanes, nagg;
+        memcpy(&npanes, good.p + 8, 4);
+        memcpy(&nagg, good.p + 12, 4);
+        assert_int_equal(npanes, 3); /* ceil((10 + 20) / 10) */
+        const size_t ssize = S_ACC + nagg * ACC_SIZE;
+        const size_t v9 = value_at(&good, "k9", 2), s9 = v9 + E_PANES;
+        const size_t s0 = value_at(&good, "k0", 2) + E_PANES;
+        assert_int_equal(get_i64(good.p + v9 + E_NEXT_CLOSE), 46);
+        assert_int_equal(get_i64(good.p + v9 + E_LIVE) & 0xffffffff, 1);
+        assert_true(get_i64(good.p + s9 + S_START) == 16 && get_i64(good.p + s9 + S_END) == 16);
+        assert_int_equal(get_i64(good.p + s9 + S_FIRST), 13);
+        /* k0: 3 and 14 are 11 apart: two sessions */
+        assert_true(get_i64(good.p + s0 + S_START) == 3 && get_i64(good.p + s0 + S_END) == 3);
+        assert_true(get_i64(good.p + s0 + ssize + S_START) == 14 &&
+                    get_i64(good.p + s0 + ssize + S_FIRST) == 10);
+        char *c;
+        c = copy_of(&good), set_i64(c + 24, 0), refused(sql, &good, c, "k_done set");
+        c = copy_of(&good), set_i64(c + v9 + E_NEXT_CLOSE, 47), refused(sql, &good, c, "close after the session's");
+        c = copy_of(&good), set_i64(c + v9 + E_NEXT_CLOSE, 16), refused(sql, &good, c, "close due");
+        c = copy_of(&good), set_i64(c + v9 + E_FINAL_DONE, 5), refused(sql, &good, c, "final_done");
+        c = copy_of(&good), c[v9 + E_LIVE] = 0, refused(sql, &good, c, "no session");
+        c = copy_of(&good), c[v9 + E_LIVE] = 4, refused(sql, &good, c, "more sessions than fit");
+        c = copy_of(&good), set_i64(c + s9 + S_START, 17), refused(sql, &good, c, "start after end");
+        c = copy_of(&good), set_i64(c + s9 + S_END, 17), refused(sql, &good, c, "end after stream time");
+        c = copy_of(&good), set_i64(c + s9 + S_FIRST, 0), refused(sql, &good, c, "no first record");
+        c = copy_of(&good), set_i64(c + s9 + S_ACC + ACC_N, -1), refused(sql, &good, c, "count -1");
+        /* k9 with an earlier session [2, 6] before [16, 16]: within the gap */
+        c = copy_of(&good), c[v9 + E_LIVE] = 2;
+        memcpy(c + s9 + ssize, good.p + s9, ssize);
+        set_i64(c + s9 + S_START, 2), set_i64(c + s9 + S_END, 6), set_i64(c + s9 + S_FIRST, 1);
+        memset(c + s9 + S_ACC, 0, nagg * ACC_SIZE);
+        set_i64(c + v9 + E_NEXT_CLOSE, 36);
+        refused(sql, &good, c, "sessions within the gap");
+        /* [2, 5]: 11 ms apart, a state records could have made; loaded */
+        c = copy_of(&good), c[v9 + E_LIVE] = 2;
+        memcpy(c + s9 + ssize, good.p + s9, ssize);
+        set_i64(c + s9 + S_START, 2), set_i64(c + s9 + S_END, 5), set_i64(c + s9 + S_FIRST, 1);
+        memset(c + s9 + S_ACC, 0, nagg * ACC_SIZE);
+        set_i64(c + v9 + E_NEXT_CLOSE, 35);
+        struct h b;
+        h_init(&b, sql);
+        assert_int_equal(h_load(&b, c, good.len), 0);
+        free(c);
+        h_free(&b);
+        sl_buf_free(&good);
+        h_free(&a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1408,6 +1465,7 @@ int main(void)
                 cmocka_unit_test(test_snapshot_continues),
                 cmocka_unit_test(test_snapshot_empty),
                 cmocka_unit_test(test_snapshot_rejects),
+                cmocka_unit_test(test_snapshot_rejects_session),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
