@@ -213,7 +213,7 @@ static void test_dead_letters(void **state)
         }
         assert_int_equal(seen, 4);
         struct sl_source_stats sst = {0};
-        struct sl_query_stats qst[2] = {{0}};
+        struct sl_query_stats qst[4] = {{0}};
         sl_part_add_stats(s.pt, &sst, qst);
         assert_int_equal(sst.dropped[SL_DROP_NOT_JSON], 2); /* the replayed one too */
         assert_int_equal(sst.dropped[SL_DROP_OVERSIZE], 1);
