@@ -657,7 +657,8 @@ static int produce_batch(struct krun *r, struct sl_outbatch *b)
                 }
                 /* A session window's tombstone: its windowed key alone
                  * (aggop.c session_tombstone), a null message value. */
-                if (!m.repartition && row->len == row->klen)
+                if (!m.repartition && q->kind == SL_Q_AGGREGATE &&
+                    q->win.kind == SL_WIN_SESSION && row->len == row->klen)
                         m.val = NULL;
                 enum sl_txn_status s = sl_committer_row(&r->c, &m);
                 if (s == SL_TXN_ABORT) {
