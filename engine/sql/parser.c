@@ -991,17 +991,8 @@ static int parse_window(struct sl_parser *p, struct sl_window_def *w)
                 if (w->advance_ms > w->size_ms)
                         return fail(p, num_pos, "ADVANCE BY must not be greater than SIZE");
         }
-        if (at(p, SL_TOK_COMMA)) {
-                if ((rc = next(p)))
-                        return rc;
-                if (at_kw(p, SL_KW_ADVANCE))
-                        return fail(p, p->tok.pos, "ADVANCE BY is only allowed in a HOPPING window");
-                if ((rc = expect_kw(p, SL_KW_GRACE, "GRACE PERIOD")) ||
-                    (rc = expect_kw(p, SL_KW_PERIOD, "PERIOD after GRACE")) ||
-                    (rc = parse_duration(p, "GRACE PERIOD", &w->grace_ms, &num_pos)))
-                        return rc;
-                w->has_grace = true;
-        }
+        if ((rc = parse_grace(p, w)))
+                return rc;
         if (!at(p, SL_TOK_RPAREN))
                 return fail(p, p->tok.pos, "expected %s')' to close the %s window, found %s",
                             w->has_grace ? "" : "',' or ", kind, found(p));
