@@ -14,8 +14,9 @@
  * select item without AS is always recognisable; the others (STREAM, KEY,
  * SIZE, WINDOWSTART, ...) also serve as bare names, because real schemas
  * have columns called `key` or `size` and ksqlDB's own examples alias
- * WINDOWSTART AS windowStart.  Type names and time units are not keywords
- * at all: they are matched by spelling where the grammar expects them.
+ * WINDOWSTART AS windowStart.  Type names, time units and SESSION (after
+ * WINDOW) are not keywords at all: they are matched by spelling where the
+ * grammar expects them, so a column may still be called `session`.
  *
  * Guarantees: the first error stops the parse and is reported at the first
  * byte of the offending token with a message saying what was expected and
