@@ -1052,13 +1052,13 @@ static void run_random_sessions(int64_t gap, int64_t grace, bool final, int nkey
 static void test_random_sessions(void **state)
 {
         (void)state;
-        run_random_sessions(10, 0, true, 7, 4000);
-        run_random_sessions(10, 0, false, 7, 4000);
-        run_random_sessions(10, 25, true, 5, 4000);   /* up to 4 open sessions a key */
-        run_random_sessions(10, 25, false, 5, 4000);
-        run_random_sessions(3, 40, false, 3, 4000);   /* up to 15 */
+        run_random_sessions(10, 0, true, 7, 3000);
+        run_random_sessions(10, 0, false, 7, 3000);
+        run_random_sessions(10, 25, true, 5, 3000);   /* up to 4 open sessions a key */
+        run_random_sessions(10, 25, false, 5, 3000);
+        run_random_sessions(3, 40, false, 3, 3000);   /* up to 15 */
         run_random_sessions(1, 0, true, 2, 3000);
-        run_random_sessions(50, 20, true, 1000, 10000); /* the table grows under the heap */
+        run_random_sessions(50, 20, true, 600, 8000); /* the table grows under the heap */
 }
 
 /* ---- snapshots (sl_aggop_save / sl_aggop_load) ----------------------- */
@@ -1195,7 +1195,7 @@ static void test_snapshot_continues(void **state)
         run_snapshots("", "CHANGES", 30, 2000);
         run_snapshots("WINDOW SESSION (4 MILLISECONDS, GRACE PERIOD 9 MILLISECONDS)", "FINAL", 30, 3000);
         run_snapshots("WINDOW SESSION (4 MILLISECONDS, GRACE PERIOD 9 MILLISECONDS)", "CHANGES", 30, 3000);
-        run_snapshots("WINDOW SESSION (20 MILLISECONDS)", "FINAL", 1000, 12000);
+        run_snapshots("WINDOW SESSION (20 MILLISECONDS)", "FINAL", 800, 10000);
         /* many keys: the table grows several times, a deep free list */
         run_snapshots("WINDOW TUMBLING (SIZE 50 MILLISECONDS, GRACE PERIOD 10 MILLISECONDS)",
                       "FINAL", 5000, 40000);
