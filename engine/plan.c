@@ -903,6 +903,12 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
         if (q->emit == SL_EMIT_FINAL && q->win.kind == SL_WIN_NONE)
                 return errorf(pl->err, sel->emit_pos,
                               "EMIT FINAL needs a WINDOW clause (an unwindowed table never closes)");
+        if (q->win.kind == SL_WIN_SESSION && q->emit == SL_EMIT_CHANGES &&
+            q->format == SL_FMT_FLATBUFFERS)
+                return errorf(pl->err, sel->window.pos,
+                              "a SESSION window with EMIT CHANGES retracts merged sessions with "
+                              "tombstones, which VALUE_FORMAT='FLATBUFFERS' rows cannot carry in a "
+                              "file: use EMIT FINAL or JSON");
 
         struct out_scope os = {.pl = pl, .q = q, .src = src, .cs = &cs, .used = used};
         for (uint32_t i = 0; i < sel->nitems; i++) {
@@ -1210,6 +1216,13 @@ void sl_plan_explain(const struct sl_plan *p, struct sl_buf *b)
                 sl_buf_addf(b, "  %d. window: ", step++);
                 if (q->win.kind == SL_WIN_NONE) {
                         sl_buf_addf(b, "none (one accumulator per key, never closes)\n");
+                } else if (q->win.kind == SL_WIN_SESSION) {
+                        sl_buf_addf(b, "SESSION (");
+                        add_duration(b, q->win.size);
+                        sl_buf_addf(b, ", GRACE PERIOD ");
+                        add_duration(b, q->win.grace);
+                        sl_buf_addf(b, ")\n     per key a sorted list of at most %u open sessions, merged on overlap\n",
+                                    q->win.max_panes);
                 } else {
                         sl_buf_addf(b, "%s SIZE ", q->win.kind == SL_WIN_TUMBLING ? "TUMBLING" : "HOPPING");
                         add_duration(b, q->win.size);
