@@ -437,6 +437,11 @@ static void test_ext_aggregate_errors(void **state)
         expect_error(T0 "EMA(amount, 0.5) AS e" HOP, "EMA", 1,
                      "EMA cannot be used in a HOPPING window: it depends on record order, which the "
                      "window's panes do not keep (use a TUMBLING window or none)");
+        /* nor across two sessions a record merges */
+        expect_error(T0 "COUNT(*) AS n,\n  EMA(amount, 0.5) AS e"
+                        " FROM tx WINDOW SESSION (5 MINUTES) GROUP BY userId;", "EMA", 1,
+                     "EMA cannot be used in a SESSION window: it depends on record order, which "
+                     "merging two sessions does not keep (use a TUMBLING window or none)");
         /* an ARRAY is selected as it is, never computed with */
         expect_error(T0 "TOPK(amount, 3) + 1 AS t" T1, "TOPK", 1,
                      "TOPK returns an ARRAY, which can only be selected as it is, not used in an expression");
