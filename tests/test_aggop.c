@@ -895,6 +895,47 @@ static void test_session_tombstone_key(void **state)
         h_free(&h);
 }
 
+/*
+ * The larger states across a session merge.  Gap 20: a: [130] {4}, then
+ * [100] {7} before it, [130, 135] {4, 7}, [100, 105] {7, 8}; a NULL at 118
+ * is within 20 of both and merges them into [100, 135].  The merge adds the
+ * later-starting session (seqs 1 and 3) into the earlier (seqs 2 and 4), so
+ * LATEST_BY_OFFSET must keep seq 4's 8 from the destination and
+ * EARLIEST_BY_OFFSET seq 1's 4 from the source; the two 7s count once in
+ * COUNT_DISTINCT and TOPKDISTINCT and twice in TOPK.  STDDEV_SAMP of
+ * {7, 8, 4, 7}: mean 6.5, squares 0.25 + 2.25 + 6.25 + 0.25 = 9, sqrt(9 / 3).
+ */
+static void test_session_ext_merge(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, TOPK(v, 3) AS t, LATEST_BY_OFFSET(v) AS l,\n"
+                       "  EARLIEST_BY_OFFSET(v) AS e, COUNT_DISTINCT(v) AS c, STDDEV_SAMP(v) AS sd,\n"
+                       "  TOPKDISTINCT(v, 3) AS td, WINDOWSTART AS ws, WINDOWEND AS we FROM s\n"
+                       "  WINDOW SESSION (20 MILLISECONDS, GRACE PERIOD 100 MILLISECONDS)\n"
+                       "  GROUP BY k EMIT FINAL;");
+        rec(&h, "a", 4, 130); /* seq 1 */
+        rec(&h, "a", 7, 100); /* seq 2: 30 before, its own session */
+        rec(&h, "a", 7, 135); /* seq 3 */
+        rec(&h, "a", 8, 105); /* seq 4 */
+        struct sl_value nullv[4] = {
+                {.u.s = {"a", 1}, .type = SL_T_STRING}, {.type = SL_T_NULL},
+                {.u.i = 118, .type = SL_T_BIGINT}, {.type = SL_T_NULL}};
+        h_record(&h, nullv); /* seq 5: merges, adds no value */
+        rec(&h, "b", 1, 200); /* seq 6: b's own session, one value */
+        expect_no_rows(&h);
+        h_flush(&h);
+        expect_rows(&h,
+                    {SL_SEQ_EOF, 135, 1, "{\"k\":\"a\",\"t\":[8,7,7],\"l\":8,\"e\":4,\"c\":3,"
+                                         "\"sd\":1.7320508075688772,\"td\":[8,7,4],\"ws\":100,\"we\":135}"},
+                    {SL_SEQ_EOF, 200, 6, "{\"k\":\"b\",\"t\":[1],\"l\":1,\"e\":1,\"c\":1,"
+                                         "\"sd\":null,\"td\":[1],\"ws\":200,\"we\":200}"});
+        struct sl_aggop_stats st = h_stats(&h);
+        assert_int_equal(st.records, 6);
+        assert_int_equal(st.late, 0);
+        h_free(&h);
+}
+
 /* The model: per key a list of open sessions, applied after closing. */
 struct msess {
         int key;
@@ -1529,6 +1570,7 @@ int main(void)
                 cmocka_unit_test(test_session_final),
                 cmocka_unit_test(test_session_changes),
                 cmocka_unit_test(test_session_tombstone_key),
+                cmocka_unit_test(test_session_ext_merge),
                 cmocka_unit_test(test_random_sessions),
                 cmocka_unit_test(test_snapshot_continues),
                 cmocka_unit_test(test_snapshot_empty),
