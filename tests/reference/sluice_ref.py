@@ -256,6 +256,7 @@ class WindowState:
         self.key, self.start, self.end = key, start, end
         self.first_seq = first_seq  # seq of the first record it accepted
         self.records = []
+        self.seqs = []  # SESSION: each record's seq, to keep records in input order
 
 
 def run(query, lines):
@@ -357,11 +358,18 @@ def run(query, lines):
             start = min([ts] + [ws.start for ws in touched])
             end = max([ts] + [ws.end for ws in touched])
             new = WindowState(key, start, end, min([seq] + [ws.first_seq for ws in touched]))
+            merged = []
             for ws in touched:  # in start order: lst is sorted
-                new.records.extend(ws.records)
+                merged.extend(zip(ws.seqs, ws.records))
                 if query["emit"] == "CHANGES" and (ws.start, ws.end) != (start, end):
                     tombstone(ws)
-            new.records.append(rec)
+            merged.append((seq, rec))
+            # Merged sessions' records interleave: back to input order, which
+            # LATEST/EARLIEST_BY_OFFSET follow (the new record is not always
+            # the latest non-NULL value, nor the first session's the earliest).
+            merged.sort(key=lambda t: t[0])
+            new.seqs = [t[0] for t in merged]
+            new.records = [t[1] for t in merged]
             sessions[key] = sorted([ws for ws in lst if ws not in touched] + [new],
                                    key=lambda w: w.start)
             if query["emit"] == "CHANGES":
