@@ -28,6 +28,9 @@
  *                          4 STDDEV_SAMP(v).  With 1,000 keys each key sees
  *                          about 1,000 distinct values (COUNT_DISTINCT in
  *                          registers), with 100,000 about 10 (hashes).
+ *   session_update, session_close, session_open: the same with
+ *                          WINDOW SESSION (5 MINUTES) instead (one session
+ *                          per key; update records fall inside it).
  *
  * close and open are timed by hand (UseManualTime) around that step only;
  * draining the output queue and refilling are not timed.
@@ -72,11 +75,20 @@ std::string fn_sql(int64_t fn)
                "EMIT FINAL;\n";
 }
 
+const char kSessionSql[] =
+        "CREATE STREAM transactions (transactionId STRING, userId STRING, amount DOUBLE, "
+        "`timestamp` BIGINT)\n"
+        "  WITH (KAFKA_TOPIC='transactions', VALUE_FORMAT='JSON', TIMESTAMP='timestamp');\n"
+        "CREATE TABLE stats AS SELECT userId, SUM(amount) AS total, COUNT(*) AS n, "
+        "AVG(amount) AS avgAmount,\n"
+        "  WINDOWSTART AS ws, WINDOWEND AS we\n"
+        "  FROM transactions WINDOW SESSION (5 MINUTES) GROUP BY userId EMIT FINAL;\n";
+
 constexpr uint32_t kSeqLen = 1u << 20;
 constexpr uint32_t kBlock = 1024; /* records per iteration of update */
 
 struct fixture {
-        int kind = -1; /* 0 update, 1 close/open, 2 update_fn (dist: fn) */
+        int kind = -1; /* 0 update, 1 close/open; + 2: session window; 4 update_fn (dist: fn) */
         int64_t nkeys = 0, dist = 0;
         wshim *s = nullptr;
         int64_t w = 0; /* close/open: every key is in window w */
@@ -95,10 +107,10 @@ fixture *get_fixture(int kind, int64_t nkeys, int64_t dist)
         fx->nkeys = nkeys;
         fx->dist = dist;
         std::vector<uint32_t> seq;
-        if (kind == 0 || kind == 2) {
-                keyseq::rng r{(uint64_t)nkeys * 7 + (uint64_t)(kind == 0 ? dist : 0)};
+        if (kind % 2 == 0) {
+                keyseq::rng r{(uint64_t)nkeys * 7 + (uint64_t)(kind != 4 ? dist : 0)};
                 seq.resize(kSeqLen);
-                if (dist == 0 || kind == 2) {
+                if (dist == 0 || kind == 4) {
                         for (auto &k : seq)
                                 k = (uint32_t)(r.next() % (uint64_t)nkeys);
                 } else {
@@ -109,7 +121,7 @@ fixture *get_fixture(int kind, int64_t nkeys, int64_t dist)
                 }
         }
         char err[512];
-        std::string sql = kind == 2 ? fn_sql(dist) : std::string(kSql);
+        std::string sql = kind == 4 ? fn_sql(dist) : std::string(kind >= 2 ? kSessionSql : kSql);
         fx->s = wshim_new(sql.c_str(), (uint32_t)nkeys, seq.data(), (uint32_t)seq.size(), err,
                           sizeof err);
         if (!fx->s) {
@@ -147,15 +159,20 @@ void bm_update(benchmark::State &state)
         update(state, get_fixture(0, state.range(0), state.range(1)));
 }
 
+void bm_session_update(benchmark::State &state)
+{
+        update(state, get_fixture(2, state.range(0), state.range(1)));
+}
+
 void bm_update_fn(benchmark::State &state)
 {
-        update(state, get_fixture(2, state.range(1), state.range(0)));
+        update(state, get_fixture(4, state.range(1), state.range(0)));
 }
 
 /* timed: 0 the close of window w, 1 the first records of window w + 1 */
-void close_open(benchmark::State &state, int timed)
+void close_open(benchmark::State &state, int timed, int session = 0)
 {
-        fixture *fx = get_fixture(1, state.range(0), 0);
+        fixture *fx = get_fixture(1 + session * 2, state.range(0), 0);
         using clock = std::chrono::steady_clock;
         for (auto _ : state) {
                 auto t0 = clock::now();
@@ -178,6 +195,8 @@ void close_open(benchmark::State &state, int timed)
 
 void bm_close(benchmark::State &state) { close_open(state, 0); }
 void bm_open(benchmark::State &state) { close_open(state, 1); }
+void bm_session_close(benchmark::State &state) { close_open(state, 0, 1); }
+void bm_session_open(benchmark::State &state) { close_open(state, 1, 1); }
 
 } // namespace
 
@@ -199,6 +218,20 @@ int main(int argc, char **argv)
                         ->ArgName("keys")
                         ->UseManualTime();
                 benchmark::RegisterBenchmark("open", bm_open)
+                        ->Arg(n)
+                        ->ArgName("keys")
+                        ->UseManualTime();
+        }
+        for (int64_t n : {10000, 100000, 1000000})
+                benchmark::RegisterBenchmark("session_update", bm_session_update)
+                        ->Args({n, 0})
+                        ->ArgNames({"keys", "zipf"});
+        for (int64_t n : {10000, 100000, 1000000}) {
+                benchmark::RegisterBenchmark("session_close", bm_session_close)
+                        ->Arg(n)
+                        ->ArgName("keys")
+                        ->UseManualTime();
+                benchmark::RegisterBenchmark("session_open", bm_session_open)
                         ->Arg(n)
                         ->ArgName("keys")
                         ->UseManualTime();

@@ -24,6 +24,10 @@
  *     wshim_drain takes them out; wshim_fill(w + 1) puts every key into
  *     the next window.
  * Use one shim for one kind: after a close, update records are late.
+ * A SESSION query works the same way with its gap as the size: window w's
+ * records make one session per key, update records (at window 0's first
+ * ms) fall inside it, and wshim_close(w) advances stream time a gap past
+ * window w so that every session closes.
  *
  * Single-threaded: the output ring is only drained by the same thread,
  * and is sized so that one close of every key never fills it.
@@ -168,8 +172,10 @@ struct wshim *wshim_new(const char *sql, uint32_t nkeys, const uint32_t *seq, ui
         s->amount_col = col(s->src, "amount");
         s->v_col = col(s->src, "v");
         if (s->q->kind != SL_Q_AGGREGATE || s->user_col < 0 || s->amount_col < 0 ||
-            s->src->ts_col < 0 || s->q->win.kind != SL_WIN_TUMBLING) {
-                snprintf(err, errlen, "need a tumbling aggregate over userId, amount and a TIMESTAMP");
+            s->src->ts_col < 0 ||
+            (s->q->win.kind != SL_WIN_TUMBLING && s->q->win.kind != SL_WIN_SESSION)) {
+                snprintf(err, errlen,
+                         "need a tumbling or session aggregate over userId, amount and a TIMESTAMP");
                 goto fail;
         }
         s->op = sl_aggop_new(s->q);
@@ -260,7 +266,13 @@ int wshim_fill(struct wshim *s, int64_t w)
 
 int wshim_close(struct wshim *s, int64_t w)
 {
-        int rc = sl_aggop_advance(s->op, s->w0 + (w + 1) * s->size, ++s->seq, &s->oq);
+        /* A session (gap = size) of window w's records ends by the window's
+         * last ms and closes a gap later; the next window's first record
+         * (at its first ms) must not be late. */
+        int64_t st = s->w0 + (w + 1) * s->size;
+        if (s->q->win.kind == SL_WIN_SESSION)
+                st += s->size - 1;
+        int rc = sl_aggop_advance(s->op, st, ++s->seq, &s->oq);
         return rc ? rc : sl_outq_flush(&s->oq, s->seq);
 }
 

@@ -27,6 +27,23 @@
  * record of the window) before they are queued, which makes the output
  * independent of how keys were spread over workers.
  *
+ * Session windows (SESSION) use the same entry with a different body:
+ *
+ *   struct entry   { next_close, final_done (unused), live = sessions }
+ *   struct session { start, end, first_seq, acc[acc_bytes] } max_panes times
+ *
+ * The first `live` slots hold the key's open sessions sorted by start; two
+ * are always more than the gap apart (a record within the gap of both
+ * merges them), so their ends are sorted too and the first closes first.
+ * A session closes at any millisecond (end + gap + grace), so the close
+ * schedule is a binary heap of (close, entry) instead of the bucket ring.
+ * An entry's next_close is the close of its heap item; when a record
+ * pushes the first session's close later, the item stays where it is and,
+ * when it comes due, closes what is due and registers the entry again:
+ * stale items are skipped as bucket registrations are.  EMIT CHANGES
+ * retracts a session a record extends or merges with a tombstone row
+ * (session_tombstone) before the new session's row.
+ *
  * Worker thread only.
  */
 #include <assert.h>
@@ -51,6 +68,18 @@ struct pane {
         int64_t id;
         uint64_t first_seq; /* 0: empty */
         struct sl_acc acc[];
+};
+
+struct session {
+        int64_t start, end; /* event times of the first and last record */
+        uint64_t first_seq; /* first record: orders rows */
+        struct sl_acc acc[];
+};
+
+/* A session close: the entry's next_close when it was pushed. */
+struct hitem {
+        int64_t close;
+        struct entry *e;
 };
 
 struct bucket {
@@ -86,6 +115,10 @@ struct sl_aggop {
         uint32_t npend, cappend;
         struct sl_buf pend_text;
 
+        /* SESSION: the close schedule, a min-heap on close. */
+        struct hitem *heap;
+        uint32_t nheap, capheap;
+
         struct sl_acc *tmp;   /* combined accumulators of one window */
         struct sl_value *env; /* output environment */
         struct sl_buf row;
@@ -99,6 +132,17 @@ static inline struct pane *pane_at(const struct sl_aggop *op, struct entry *e,
         return (struct pane *)((char *)(e + 1) + (size_t)slot * op->pane_size);
 }
 
+static inline struct session *sess_at(const struct sl_aggop *op, struct entry *e,
+                                      uint32_t slot)
+{
+        return (struct session *)((char *)(e + 1) + (size_t)slot * op->pane_size);
+}
+
+static bool is_session(const struct sl_aggop *op)
+{
+        return op->w->kind == SL_WIN_SESSION;
+}
+
 struct sl_aggop *sl_aggop_new(const struct sl_query *q)
 {
         struct sl_aggop *op = calloc(1, sizeof *op);
@@ -107,7 +151,9 @@ struct sl_aggop *sl_aggop_new(const struct sl_query *q)
         op->q = q;
         op->w = &q->win;
         op->npanes = q->win.max_panes;
-        op->pane_size = (uint32_t)(sizeof(struct pane) + q->acc_bytes);
+        op->pane_size = (uint32_t)((q->win.kind == SL_WIN_SESSION ? sizeof(struct session)
+                                                                   : sizeof(struct pane)) +
+                                   q->acc_bytes);
         uint32_t vsize = (uint32_t)sizeof(struct entry) + op->npanes * op->pane_size;
         /* Room for 1024 keys up front, unless the entries are large (a
          * COUNT_DISTINCT is 4 KiB a pane): then at most about 4 MiB, so
@@ -116,7 +162,7 @@ struct sl_aggop *sl_aggop_new(const struct sl_query *q)
         op->wt = sl_wtable_new(vsize, cap < 16 ? 16 : cap);
         op->tmp = calloc(1, q->acc_bytes ? q->acc_bytes : 1);
         op->env = calloc(q->env_size ? q->env_size : 1, sizeof *op->env);
-        if (q->win.kind != SL_WIN_NONE) {
+        if (q->win.kind != SL_WIN_NONE && q->win.kind != SL_WIN_SESSION) {
                 op->nbuckets = (uint32_t)((q->win.size + q->win.grace) / q->win.advance) + 2;
                 op->buckets = calloc(op->nbuckets, sizeof *op->buckets);
                 op->due = calloc(op->nbuckets, sizeof *op->due);
@@ -124,7 +170,7 @@ struct sl_aggop *sl_aggop_new(const struct sl_query *q)
         op->st = INT64_MIN;
         op->k_done = INT64_MIN;
         if (!op->wt || !op->tmp || !op->env ||
-            (q->win.kind != SL_WIN_NONE && (!op->buckets || !op->due))) {
+            (op->nbuckets && (!op->buckets || !op->due))) {
                 sl_aggop_destroy(op);
                 return NULL;
         }
@@ -142,6 +188,7 @@ void sl_aggop_destroy(struct sl_aggop *op)
         }
         free(op->buckets);
         free(op->due);
+        free(op->heap);
         free(op->pend);
         sl_buf_free(&op->pend_text);
         sl_buf_free(&op->row);
@@ -235,14 +282,35 @@ static void key_env(struct sl_aggop *op, struct entry *e)
         sl_key_decode(op->q, key, klen, op->env);
 }
 
+/*
+ * Kafka mode: a session's message key is its group key followed by the
+ * window, as ksqlDB's session-windowed keys are (Kafka Streams'
+ * SessionKeySchema): the key's bytes, then the end and the start as
+ * 8-byte big-endian integers.  A tombstone needs the window in the key to
+ * say which session it retracts.
+ */
+static void session_key_window(struct sl_buf *b, int64_t start, int64_t end)
+{
+        char be[16];
+        for (int i = 0; i < 8; i++) {
+                be[i] = (char)((uint64_t)end >> (56 - 8 * i));
+                be[8 + i] = (char)((uint64_t)start >> (56 - 8 * i));
+        }
+        sl_buf_add(b, be, sizeof be);
+}
+
 /* HAVING, then the row's JSON into op->row.  False: filtered out. */
 static bool build_row(struct sl_aggop *op)
 {
         if (op->q->having && !sl_prog_test(op->q->having, op->env))
                 return false;
         sl_buf_reset(&op->row);
-        if (op->keyed)
+        if (op->keyed) {
                 sl_key_text(op->q, op->env, &op->row);
+                if (is_session(op))
+                        session_key_window(&op->row, op->env[op->q->ngroup].u.i,
+                                           op->env[op->q->ngroup + 1].u.i);
+        }
         op->klen = (uint32_t)op->row.len;
         sl_row_json(op->q, op->env, &op->row);
         return true;
@@ -406,6 +474,9 @@ static int cmp_bucket(const void *a, const void *b)
         return (x->k > y->k) - (x->k < y->k);
 }
 
+static int session_advance(struct sl_aggop *op, int64_t st, uint64_t seq,
+                           struct sl_outq *oq);
+
 int sl_aggop_advance(struct sl_aggop *op, int64_t st, uint64_t seq,
                      struct sl_outq *oq)
 {
@@ -414,6 +485,8 @@ int sl_aggop_advance(struct sl_aggop *op, int64_t st, uint64_t seq,
         op->st = st;
         if (op->w->kind == SL_WIN_NONE)
                 return 0;
+        if (is_session(op))
+                return session_advance(op, st, seq, oq);
         int64_t k_max = sl_window_next_close_index(op->w, st) - 1;
         if (!op->started) {
                 op->started = true;
@@ -455,7 +528,7 @@ int sl_aggop_advance(struct sl_aggop *op, int64_t st, uint64_t seq,
 
 /* ---- records -------------------------------------------------------- */
 
-static void accumulate(struct sl_aggop *op, struct pane *pn, struct sl_item *it)
+static void accumulate(struct sl_aggop *op, void *acc, struct sl_item *it)
 {
         const struct sl_query *q = op->q;
         const struct sl_value *vals = sl_item_vals(it);
@@ -468,8 +541,258 @@ static void accumulate(struct sl_aggop *op, struct pane *pn, struct sl_item *it)
                         sl_prog_eval(ag->arg, vals, &x);
                 else
                         x.type = SL_T_NULL;
-                sl_agg_update(&ag->desc, sl_agg_at(pn->acc, &ag->desc), &x, it->seq);
+                sl_agg_update(&ag->desc, sl_agg_at(acc, &ag->desc), &x, it->seq);
         }
+}
+
+/* ---- sessions ------------------------------------------------------- */
+
+static int64_t session_close(const struct sl_aggop *op, const struct session *ss)
+{
+        return ss->end + op->w->size + op->w->grace;
+}
+
+static int heap_push(struct sl_aggop *op, int64_t close, struct entry *e)
+{
+        if (op->nheap == op->capheap) {
+                uint32_t cap = op->capheap ? op->capheap * 2 : 256;
+                struct hitem *n = realloc(op->heap, (size_t)cap * sizeof *n);
+                if (!n)
+                        return -ENOMEM;
+                op->heap = n;
+                op->capheap = cap;
+        }
+        uint32_t i = op->nheap++;
+        while (i > 0 && op->heap[(i - 1) / 2].close > close) {
+                op->heap[i] = op->heap[(i - 1) / 2];
+                i = (i - 1) / 2;
+        }
+        op->heap[i] = (struct hitem){.close = close, .e = e};
+        return 0;
+}
+
+static struct hitem heap_pop(struct sl_aggop *op)
+{
+        struct hitem top = op->heap[0];
+        struct hitem last = op->heap[--op->nheap];
+        uint32_t n = op->nheap, i = 0;
+        if (n == 0)
+                return top;
+        for (;;) {
+                uint32_t c = 2 * i + 1;
+                if (c >= n)
+                        break;
+                if (c + 1 < n && op->heap[c + 1].close < op->heap[c].close)
+                        c++;
+                if (last.close <= op->heap[c].close)
+                        break;
+                op->heap[i] = op->heap[c];
+                i = c;
+        }
+        op->heap[i] = last;
+        return top;
+}
+
+/* Registers e's first (earliest closing) session unless an earlier close
+ * of e is registered: that one re-registers e when it comes due. */
+static int session_schedule(struct sl_aggop *op, struct entry *e)
+{
+        int64_t close = session_close(op, sess_at(op, e, 0));
+        if (close >= e->next_close)
+                return 0;
+        e->next_close = close;
+        return heap_push(op, close, e);
+}
+
+static void session_env(struct sl_aggop *op, const struct session *ss)
+{
+        const struct sl_query *q = op->q;
+        struct sl_value *env = op->env;
+        env[q->ngroup].type = SL_T_BIGINT;
+        env[q->ngroup].u.i = ss->start;
+        env[q->ngroup + 1].type = SL_T_BIGINT;
+        env[q->ngroup + 1].u.i = ss->end;
+        for (uint32_t a = 0; a < q->nagg; a++)
+                sl_agg_result(&q->aggs[a].desc, sl_agg_at((void *)ss->acc, &q->aggs[a].desc),
+                              &env[q->ngroup + 2 + a]);
+}
+
+/*
+ * Closes e's sessions due by st (all of them if flush), writing their EMIT
+ * FINAL rows; deletes the key when none is left, else registers its next
+ * close.  Due sessions are a prefix: ends are sorted.
+ */
+static int session_close_entry(struct sl_aggop *op, struct entry *e, int64_t st, bool flush)
+{
+        uint32_t n = 0;
+        int rc;
+        for (; n < e->live; n++) {
+                struct session *ss = sess_at(op, e, n);
+                if (!flush && session_close(op, ss) > st)
+                        break;
+                if (op->q->emit != SL_EMIT_FINAL)
+                        continue;
+                if (n == 0)
+                        key_env(op, e);
+                session_env(op, ss);
+                if (build_row(op) && (rc = pend_row(op, ss->end, ss->first_seq)) != 0)
+                        return rc;
+        }
+        if (n == e->live) {
+                sl_wtable_delete(op->wt, e);
+                op->stats.keys--;
+                return 0;
+        }
+        if (n) {
+                memmove(sess_at(op, e, 0), sess_at(op, e, n), (size_t)(e->live - n) * op->pane_size);
+                e->live -= n;
+        }
+        return session_schedule(op, e);
+}
+
+static int session_advance(struct sl_aggop *op, int64_t st, uint64_t seq,
+                           struct sl_outq *oq)
+{
+        int rc = 0;
+        op->started = true;
+        while (rc == 0 && op->nheap && op->heap[0].close <= st) {
+                struct hitem h = heap_pop(op);
+                if (!sl_wtable_live(h.e) || h.e->next_close != h.close)
+                        continue; /* stale: see the comment at the top */
+                h.e->next_close = INT64_MAX;
+                rc = session_close_entry(op, h.e, st, false);
+        }
+        if (rc == 0)
+                rc = drain_pending(op, seq, oq);
+        return rc;
+}
+
+/*
+ * EMIT CHANGES: retracts session ss of e (the key is in op->env).  Kafka
+ * mode: the session's windowed key and no value (a null message value).
+ * File mode: {"key":K,"windowStart":S,"windowEnd":E,"value":null}, K the
+ * message key as JSON (the value, or an array of the GROUP BY values).
+ * It sorts before the row that replaces it: same record, an end no later,
+ * and first record 0.
+ */
+static int session_tombstone(struct sl_aggop *op, const struct session *ss, uint64_t seq,
+                             struct sl_outq *oq)
+{
+        const struct sl_query *q = op->q;
+        struct sl_buf *b = &op->row;
+        sl_buf_reset(b);
+        if (op->keyed) {
+                sl_key_text(q, op->env, b);
+                session_key_window(b, ss->start, ss->end);
+        } else {
+                sl_buf_add(b, "{\"key\":", 7);
+                if (q->ngroup > 1)
+                        sl_buf_addc(b, '[');
+                for (uint32_t g = 0; g < q->ngroup; g++) {
+                        if (g)
+                                sl_buf_addc(b, ',');
+                        sl_json_put_value(b, &op->env[g]);
+                }
+                if (q->ngroup > 1)
+                        sl_buf_addc(b, ']');
+                sl_buf_add(b, ",\"windowStart\":", 15);
+                sl_json_put_int(b, ss->start);
+                sl_buf_add(b, ",\"windowEnd\":", 13);
+                sl_json_put_int(b, ss->end);
+                sl_buf_add(b, ",\"value\":null}\n", 15);
+        }
+        if (!sl_buf_ok(b))
+                return -ENOMEM;
+        op->stats.rows++;
+        return sl_outq_row(oq, seq, (uint16_t)q->index, ss->end, 0, b->p, (uint32_t)b->len,
+                           op->keyed ? (uint32_t)b->len : 0);
+}
+
+/*
+ * One record of a session window: it joins every open session of its key
+ * whose [start - gap, end + gap] holds its time (at most two, which it
+ * merges), else starts one, unless that one would be closed already
+ * (late).  Sessions i..j-1 are the ones it touches.
+ */
+static int session_record(struct sl_aggop *op, struct sl_item *it, struct sl_outq *oq)
+{
+        const struct sl_query *q = op->q;
+        int64_t gap = op->w->size, t = it->ts;
+        int rc = 0;
+        struct entry *e = sl_wtable_find(op->wt, it->hash, sl_item_key(it), it->klen);
+        uint32_t i = 0, j = 0;
+        if (e) {
+                while (i < e->live && sess_at(op, e, i)->end + gap < t)
+                        i++;
+                for (j = i; j < e->live && sess_at(op, e, j)->start - gap <= t; j++)
+                        ;
+        }
+        if (i == j && t + gap + op->w->grace <= op->st) {
+                op->stats.late++;
+                return 0;
+        }
+        if (!e) {
+                bool inserted;
+                e = sl_wtable_upsert(op->wt, it->hash, sl_item_key(it), it->klen, &inserted);
+                if (!e)
+                        return -ENOMEM;
+                e->next_close = INT64_MAX;
+                e->final_done = INT64_MIN;
+                if (++op->stats.keys > op->stats.keys_max)
+                        op->stats.keys_max = op->stats.keys;
+        }
+        struct session *ss = sess_at(op, e, i);
+        if (i == j) {
+                /* window.c's bound: the open sessions and this one fit. */
+                assert(e->live < op->npanes);
+                memmove(sess_at(op, e, i + 1), ss, (size_t)(e->live - i) * op->pane_size);
+                e->live++;
+                ss->start = ss->end = t;
+                ss->first_seq = it->seq;
+                memset(ss->acc, 0, q->acc_bytes);
+        } else {
+                int64_t start = ss->start < t ? ss->start : t;
+                int64_t end = sess_at(op, e, j - 1)->end > t ? sess_at(op, e, j - 1)->end : t;
+                if (q->emit == SL_EMIT_CHANGES) {
+                        key_env(op, e);
+                        for (uint32_t k = i; k < j && rc == 0; k++) {
+                                const struct session *o = sess_at(op, e, k);
+                                if (o->start != start || o->end != end)
+                                        rc = session_tombstone(op, o, it->seq, oq);
+                        }
+                        if (rc)
+                                return rc;
+                }
+                /* In start order, as Kafka Streams' session merger adds
+                 * them: the sums of DOUBLEs come out the same. */
+                for (uint32_t k = i + 1; k < j; k++) {
+                        const struct session *o = sess_at(op, e, k);
+                        for (uint32_t a = 0; a < q->nagg; a++) {
+                                const struct sl_agg_desc *d = &q->aggs[a].desc;
+                                sl_agg_merge(d, sl_agg_at(ss->acc, d), sl_agg_at((void *)o->acc, d));
+                        }
+                        if (o->first_seq < ss->first_seq)
+                                ss->first_seq = o->first_seq;
+                }
+                ss->start = start;
+                ss->end = end;
+                if (j - i > 1) {
+                        memmove(sess_at(op, e, i + 1), sess_at(op, e, j),
+                                (size_t)(e->live - j) * op->pane_size);
+                        e->live -= j - i - 1;
+                }
+        }
+        accumulate(op, ss->acc, it);
+        op->stats.records++;
+        if ((rc = session_schedule(op, e)) != 0 || q->emit != SL_EMIT_CHANGES)
+                return rc;
+        key_env(op, e);
+        session_env(op, ss);
+        if (!build_row(op))
+                return 0;
+        op->stats.rows++;
+        return sl_outq_row(oq, it->seq, (uint16_t)q->index, ss->end, ss->first_seq,
+                           op->row.p, (uint32_t)op->row.len, op->klen);
 }
 
 int sl_aggop_record(struct sl_aggop *op, struct sl_item *it, struct sl_outq *oq)
@@ -479,6 +802,8 @@ int sl_aggop_record(struct sl_aggop *op, struct sl_item *it, struct sl_outq *oq)
         int rc = sl_aggop_advance(op, it->st, it->seq, oq);
         if (rc)
                 return rc;
+        if (is_session(op))
+                return session_record(op, it, oq);
 
         int64_t s_acc = 0, s_last = 0, s_open = 0;
         if (w->kind != SL_WIN_NONE) {
@@ -516,7 +841,7 @@ int sl_aggop_record(struct sl_aggop *op, struct sl_item *it, struct sl_outq *oq)
          * Remember it, so that this record's pane never reopens them. */
         if (w->kind != SL_WIN_NONE && e->final_done < s_open - w->advance)
                 e->final_done = s_open - w->advance;
-        accumulate(op, pn, it);
+        accumulate(op, pn->acc, it);
         op->stats.records++;
 
         if (w->kind != SL_WIN_NONE && (rc = schedule(op, e, s_acc)) != 0)
@@ -556,7 +881,8 @@ int sl_aggop_flush(struct sl_aggop *op, struct sl_outq *oq)
                 void *v = sl_wtable_next(op->wt, NULL);
                 while (v && rc == 0) {
                         void *next = sl_wtable_next(op->wt, v);
-                        rc = close_entry(op, v, op->st, true);
+                        rc = is_session(op) ? session_close_entry(op, v, op->st, true)
+                                            : close_entry(op, v, op->st, true);
                         v = next;
                 }
                 if (rc == 0)
@@ -746,6 +1072,34 @@ static bool same_shape(const struct load_ctx *lc, struct entry *e, int64_t close
 }
 
 /*
+ * Could session_record and session_close_entry have left e at stream time
+ * op->st, with close registered?  Sessions sorted and more than the gap
+ * apart, each open (closes after st) and of records by st, counts that
+ * records could reach, and a registered close after st and no later than
+ * the first session's (the heap never holds a due close after an advance).
+ */
+static bool session_valid(const struct sl_aggop *op, struct entry *e, int64_t close)
+{
+        const struct sl_window *w = op->w;
+        if (!op->started || e->final_done != INT64_MIN || e->live == 0 || e->live > op->npanes ||
+            close <= op->st || close > session_close(op, sess_at(op, e, 0)))
+                return false;
+        for (uint32_t i = 0; i < e->live; i++) {
+                const struct session *ss = sess_at(op, e, i);
+                if (ss->first_seq == 0 || ss->start < SL_TS_MIN || ss->start > ss->end ||
+                    ss->end > op->st || session_close(op, ss) <= op->st ||
+                    (i > 0 && ss->start - sess_at(op, e, i - 1)->end <= w->size))
+                        return false;
+                for (uint32_t a = 0; a < op->q->nagg; a++) {
+                        const struct sl_agg_desc *d = &op->q->aggs[a].desc;
+                        if (!sl_agg_valid(d, sl_agg_at((void *)ss->acc, d), SNAP_MAX_COUNT))
+                                return false;
+                }
+        }
+        return true;
+}
+
+/*
  * Called by sl_wtable_load for every live entry, in the pass that copies
  * it: checks it and registers its close again (next_close is set back to
  * the saved value).
@@ -759,6 +1113,12 @@ static int load_entry(void *arg, void *value)
         const char *key = sl_wtable_key(e, &klen);
         int64_t close = e->next_close;
         e->next_close = INT64_MAX;
+        if (is_session(op)) {
+                if (!key_valid(op->q, key, klen) || !session_valid(op, e, close))
+                        return -EINVAL;
+                e->next_close = close;
+                return heap_push(op, close, e);
+        }
         if (!counts_valid(op, e) || !key_valid(op->q, key, klen))
                 return -EINVAL;
         if (op->w->kind == SL_WIN_NONE)
@@ -803,8 +1163,10 @@ int sl_aggop_load(struct sl_aggop *op, const char **p, const char *end)
          * the window arithmetic rely on both. */
         if (h.st != INT64_MIN && (h.st < SL_TS_MIN || h.st > SL_TS_MAX))
                 return -EINVAL;
-        if (op->w->kind != SL_WIN_NONE && h.started != 0 &&
+        if (op->w->kind != SL_WIN_NONE && !is_session(op) && h.started != 0 &&
             (h.st == INT64_MIN || h.k_done != sl_window_next_close_index(op->w, h.st) - 1))
+                return -EINVAL;
+        if (is_session(op) && (h.k_done != INT64_MIN || (h.started != 0) != (h.st != INT64_MIN)))
                 return -EINVAL;
         /* load_entry checks the entries against these. */
         op->st = h.st;
@@ -821,6 +1183,7 @@ int sl_aggop_load(struct sl_aggop *op, const char **p, const char *end)
                  * registered so far point into it. */
                 for (uint32_t i = 0; i < op->nbuckets; i++)
                         op->buckets[i].n = 0;
+                op->nheap = 0;
                 op->st = INT64_MIN;
                 op->k_done = INT64_MIN;
                 op->started = false;

@@ -206,7 +206,18 @@ static int route_query(struct sl_dispatch *d, const struct sl_source *src,
         if (ts > qs->st)
                 qs->st = ts;
         int rc = 0;
-        if (q->win.kind != SL_WIN_NONE && qs->st >= qs->next_close) {
+        if (q->win.kind == SL_WIN_SESSION) {
+                /* A session closes at any millisecond (its last record +
+                 * gap + grace), which only the worker holding it knows:
+                 * every worker hears of every advance of stream time.
+                 * next_close holds the stream time last sent. */
+                if (qs->st > qs->next_close) {
+                        if (qs->next_close != INT64_MIN)
+                                for (uint32_t w = 0; w < d->nworkers && rc == 0; w++)
+                                        rc = put_item(d, w, src, q, SL_ITEM_TICK, seq, 0, ts, qs->st);
+                        qs->next_close = qs->st;
+                }
+        } else if (q->win.kind != SL_WIN_NONE && qs->st >= qs->next_close) {
                 /* Windows close at this record: every worker must know now. */
                 if (qs->next_close != INT64_MIN)
                         for (uint32_t w = 0; w < d->nworkers && rc == 0; w++)

@@ -729,6 +729,11 @@ static int produce_batch(struct krun *r, struct sl_outbatch *b)
                 } else if (!m.repartition && m.vlen && m.val[m.vlen - 1] == '\n') {
                         m.vlen--;
                 }
+                /* A session window's tombstone: its windowed key alone
+                 * (aggop.c session_tombstone), a null message value. */
+                if (!m.repartition && q->kind == SL_Q_AGGREGATE &&
+                    q->win.kind == SL_WIN_SESSION && row->len == row->klen)
+                        m.val = NULL;
                 enum sl_txn_status s = sl_committer_row(&r->c, &m);
                 if (s == SL_TXN_ABORT) {
                         r->discard = true; /* the rewind comes at the next commit */

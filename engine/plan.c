@@ -316,6 +316,15 @@ static int add_aggregate(struct out_scope *sc, const struct sl_expr *e,
                                  sl_agg_name((enum sl_agg_kind)kind));
                         goto fail;
                 }
+                /* A record between two sessions merges their states, whose
+                 * records interleave in arrival order. */
+                if (!sl_agg_mergeable((enum sl_agg_kind)kind) && q->win.kind == SL_WIN_SESSION) {
+                        snprintf(err, errlen,
+                                 "%s cannot be used in a SESSION window: it depends on record order, "
+                                 "which merging two sessions does not keep (use a TUMBLING window or none)",
+                                 sl_agg_name((enum sl_agg_kind)kind));
+                        goto fail;
+                }
                 struct src_scope ss = {.src = sc->src, .cs = sc->cs, .used = sc->used,
                                        .where = "another aggregate's argument"};
                 struct sl_expr_error xe;
@@ -908,6 +917,12 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
         if (q->emit == SL_EMIT_FINAL && q->win.kind == SL_WIN_NONE)
                 return errorf(pl->err, sel->emit_pos,
                               "EMIT FINAL needs a WINDOW clause (an unwindowed table never closes)");
+        if (q->win.kind == SL_WIN_SESSION && q->emit == SL_EMIT_CHANGES &&
+            q->format == SL_FMT_FLATBUFFERS)
+                return errorf(pl->err, sel->window.pos,
+                              "a SESSION window with EMIT CHANGES retracts merged sessions with "
+                              "tombstones, which VALUE_FORMAT='FLATBUFFERS' rows cannot carry in a "
+                              "file: use EMIT FINAL or JSON");
 
         struct out_scope os = {.pl = pl, .q = q, .src = src, .cs = &cs, .used = used};
         for (uint32_t i = 0; i < sel->nitems; i++) {
@@ -931,13 +946,18 @@ static int plan_query(struct planner *pl, const struct sl_stmt *st)
                         return errorf(pl->err, sel->items[i].pos,
                                       "'%s' is an ARRAY, which VALUE_FORMAT='FLATBUFFERS' rows cannot hold yet "
                                       "(use VALUE_FORMAT='JSON')", q->out[i].name);
-        uint64_t key_bytes = (uint64_t)q->win.max_panes * (16 + q->acc_bytes);
+        /* aggop.c's slot: a pane's header is 16 bytes, a session's 24. */
+        bool session = q->win.kind == SL_WIN_SESSION;
+        uint32_t slot_bytes = (session ? 24 : 16) + q->acc_bytes;
+        uint64_t key_bytes = (uint64_t)q->win.max_panes * slot_bytes;
         if (key_bytes > SL_MAX_KEY_STATE)
                 return errorf(pl->err, sel->pos,
-                              "the aggregates need %llu bytes of state per key (%u live panes of %u bytes), "
-                              "more than %u: use fewer or smaller aggregates (COUNT_DISTINCT takes %u bytes a pane)",
-                              (unsigned long long)key_bytes, q->win.max_panes, 16 + q->acc_bytes,
-                              SL_MAX_KEY_STATE, (uint32_t)sizeof(struct sl_agg_hll));
+                              "the aggregates need %llu bytes of state per key (%u %s of %u bytes), "
+                              "more than %u: use fewer or smaller aggregates (COUNT_DISTINCT takes %u bytes a %s)",
+                              (unsigned long long)key_bytes, q->win.max_panes,
+                              session ? "open sessions" : "live panes", slot_bytes,
+                              SL_MAX_KEY_STATE, (uint32_t)sizeof(struct sl_agg_hll),
+                              session ? "session" : "pane");
         q->env_size = q->ngroup + 2 + q->nagg;
 used_cols:
         for (uint32_t c = 0; c < src->nslots; c++)
@@ -1215,6 +1235,13 @@ void sl_plan_explain(const struct sl_plan *p, struct sl_buf *b)
                 sl_buf_addf(b, "  %d. window: ", step++);
                 if (q->win.kind == SL_WIN_NONE) {
                         sl_buf_addf(b, "none (one accumulator per key, never closes)\n");
+                } else if (q->win.kind == SL_WIN_SESSION) {
+                        sl_buf_addf(b, "SESSION (");
+                        add_duration(b, q->win.size);
+                        sl_buf_addf(b, ", GRACE PERIOD ");
+                        add_duration(b, q->win.grace);
+                        sl_buf_addf(b, ")\n     per key a sorted list of at most %u open sessions, merged on overlap\n",
+                                    q->win.max_panes);
                 } else {
                         sl_buf_addf(b, "%s SIZE ", q->win.kind == SL_WIN_TUMBLING ? "TUMBLING" : "HOPPING");
                         add_duration(b, q->win.size);

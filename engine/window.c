@@ -22,6 +22,42 @@ static int64_t gcd64(int64_t a, int64_t b)
         return a;
 }
 
+/*
+ * A session window: size = advance = pane = the gap, and max_panes the
+ * sessions a key can hold at once.  A session is open while its end E
+ * (last record) has E + gap + grace > st, and every record is at or before
+ * st, so open ends lie in (st - gap - grace, st]; two sessions of a key are
+ * more than gap apart (else a record would have merged them), so at most
+ * ceil((gap + grace) / gap) are open: one without grace.
+ */
+static int session_init(struct sl_window *w, const struct sl_window_def *def,
+                        char *err, size_t errlen)
+{
+        w->size = w->advance = w->pane = def->size_ms;
+        w->grace = def->grace_ms;
+        w->pane_per_window = 1;
+        if (w->size <= 0 || w->size > SL_TS_MAX / 4) {
+                snprintf(err, errlen, "SESSION gap must be between 1 ms and %lld ms",
+                         (long long)(SL_TS_MAX / 4));
+                return -EINVAL;
+        }
+        if (w->grace < 0 || w->grace > SL_TS_MAX / 4) {
+                snprintf(err, errlen, "GRACE PERIOD out of range");
+                return -EINVAL;
+        }
+        int64_t live = (w->size + w->grace + w->size - 1) / w->size;
+        if (live > SL_MAX_SESSIONS) {
+                snprintf(err, errlen,
+                         "this SESSION window keeps up to %lld sessions per key "
+                         "(ceil((gap + grace) / gap)); at most %d are supported: "
+                         "shorten the GRACE PERIOD or widen the gap",
+                         (long long)live, SL_MAX_SESSIONS);
+                return -EINVAL;
+        }
+        w->max_panes = (uint32_t)live;
+        return 0;
+}
+
 int sl_window_init(struct sl_window *w, const struct sl_window_def *def,
                    char *err, size_t errlen)
 {
@@ -31,6 +67,8 @@ int sl_window_init(struct sl_window *w, const struct sl_window_def *def,
                 w->max_panes = 1;
                 return 0;
         }
+        if (def->kind == SL_WIN_SESSION)
+                return session_init(w, def, err, errlen);
         w->size = def->size_ms;
         w->advance = def->kind == SL_WIN_HOPPING ? def->advance_ms : def->size_ms;
         w->grace = def->grace_ms;

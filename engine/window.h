@@ -14,6 +14,12 @@
  * k * A + size + grace for an integer k, the "close index" of the window
  * starting at k * A.
  *
+ * A session window (kind SESSION, size = advance = pane = the gap) is not
+ * made of panes: a key holds a short sorted list of at most max_panes
+ * sessions [first record, last record], merged when a record comes within
+ * the gap of two; a session closes once stream time >= last + gap + grace
+ * (aggop.c).  The pane functions below do not apply to it.
+ *
  * All functions are pure; event times must be within SL_TS_MIN..SL_TS_MAX
  * (checked at decode), which keeps every sum below free of overflow.
  */
@@ -31,6 +37,8 @@
 
 /* Limit on panes a key may hold at once (hopping size/gcd, grace/size). */
 #define SL_MAX_PANES 4096
+/* Limit on open sessions a key may hold at once (ceil((gap + grace) / gap)). */
+#define SL_MAX_SESSIONS 256
 
 struct sl_window {
         enum sl_window_kind kind;
@@ -39,7 +47,8 @@ struct sl_window {
         int64_t grace;   /* ms */
         int64_t pane;    /* P = gcd(size, advance) */
         uint32_t pane_per_window;  /* size / P */
-        uint32_t max_panes;        /* live panes a key can hold at once */
+        uint32_t max_panes;        /* live panes a key can hold at once;
+                                    * SESSION: open sessions */
 };
 
 static inline int64_t sl_floordiv(int64_t a, int64_t b)

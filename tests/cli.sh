@@ -143,7 +143,8 @@ grep -q '"userId":"huge"' "$tmp/huge.out" && ok "pipe: 6 MB record read whole" |
 cmp -s "$tmp/huge.out" "$tmp/huge2.out" && ok "mapped and piped input agree" || bad "mapped and piped input agree"
 
 # Identical output for any number of workers, on a stream with disorder
-# (late records), malformed lines, hopping and tumbling windows, CHANGES and FINAL.
+# (late records), malformed lines, hopping, tumbling and session windows (with
+# tombstones), CHANGES and FINAL.
 "$gen" --events 200000 --keys 5000 --eps 2000 --disorder 20000 --bad 5 --seed 7 --output "$tmp/gen.ndjson"
 cat >"$tmp/multi.sql" <<'SQL'
 CREATE STREAM tx (transactionId STRING, userId STRING, account BIGINT, amount DOUBLE,
@@ -166,6 +167,12 @@ CREATE STREAM big_withdrawals WITH (KAFKA_TOPIC='d') AS
   SELECT transactionId, userId, amount * -1 AS withdrawn FROM tx WHERE amount < -400;
 CREATE TABLE running WITH (KAFKA_TOPIC='e') AS
   SELECT userId, COUNT(*) AS n FROM tx GROUP BY userId EMIT CHANGES;
+CREATE TABLE session_final WITH (KAFKA_TOPIC='f') AS
+  SELECT userId, COUNT(*) AS n, SUM(amount) AS total, WINDOWSTART AS ws, WINDOWEND AS we
+  FROM tx WINDOW SESSION (3 SECONDS, GRACE PERIOD 5 SECONDS) GROUP BY userId EMIT FINAL;
+CREATE TABLE session_changes WITH (KAFKA_TOPIC='g') AS
+  SELECT account, COUNT(*) AS n, WINDOWSTART AS ws, WINDOWEND AS we
+  FROM tx WINDOW SESSION (2 SECONDS) GROUP BY account EMIT CHANGES;
 SQL
 for w in 1 2 4; do
         mkdir -p "$tmp/w$w"
@@ -173,12 +180,13 @@ for w in 1 2 4; do
                 { bad "multi run with $w workers"; cat "$tmp/err$w" >&2; }
 done
 same=1
-for f in a b c d e; do
+for f in a b c d e f g; do
         [ -s "$tmp/w1/$f.ndjson" ] || { bad "multi: sink $f is empty"; same=0; }
         cmp -s "$tmp/w1/$f.ndjson" "$tmp/w2/$f.ndjson" && cmp -s "$tmp/w1/$f.ndjson" "$tmp/w4/$f.ndjson" ||
                 { bad "multi: sink $f differs between worker counts"; same=0; }
 done
 [ $same = 1 ] && ok "identical output for 1, 2, 4 workers ($(cat "$tmp"/w1/*.ndjson | wc -l) rows)"
+grep -q '"value":null' "$tmp/w1/g.ndjson" && ok "session tombstones written" || bad "session tombstones written"
 late=$(sed -n 's/.*query tumbling_final.* written, \([0-9]*\) late.*/\1/p' "$tmp/err1")
 [ "${late:-0}" -gt 0 ] && ok "late records counted ($late)" || { bad "late records counted"; cat "$tmp/err1" >&2; }
 [ "$fails" = 0 ] || { echo "$fails failures" >&2; exit 1; }

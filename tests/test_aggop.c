@@ -810,6 +810,326 @@ static void test_many_keys(void **state)
         run_random(100, 25, 50, true, 3000, 20000);
 }
 
+/* ---- session windows ------------------------------------------------- */
+
+#define SESSION_SQL(gap_grace, emit)                                                     \
+        SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, SUM(v) AS total, WINDOWSTART AS ws,\n" \
+            "  WINDOWEND AS we FROM s WINDOW SESSION (" gap_grace ") GROUP BY k EMIT " emit ";"
+
+/* Gap 10, grace 5: extend, merge two, late, close at end + gap + grace. */
+static void test_session_final(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SESSION_SQL("10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS", "FINAL"));
+        rec(&h, "a", 1, 100);  /* a: [100, 100] */
+        rec(&h, "a", 2, 110);  /* within the gap (110 - 100 <= 10): [100, 110] */
+        rec(&h, "b", 4, 112);
+        rec(&h, "a", 8, 121);  /* 11 after 110: a second session [121, 121] */
+        expect_no_rows(&h);
+        rec(&h, "a", 16, 115); /* bridges both: [100, 121], 4 records */
+        rec(&h, "b", 32, 122); /* b: [112, 122], closes at 137 */
+        expect_no_rows(&h);
+        rec(&h, "c", 64, 136); /* st 136: a's [100, 121] closes (121 + 15 <= 136) */
+        expect_rows(&h, {7, 121, 1, "{\"k\":\"a\",\"n\":4,\"total\":27,\"ws\":100,\"we\":121}"});
+        rec(&h, "a", 128, 120); /* would start [120] closing at 135 <= 136: late */
+        rec(&h, "a", 256, 122); /* 122 + 15 > 136: a new session, the old one is gone */
+        expect_no_rows(&h);
+        rec(&h, "c", 512, 141); /* b's and a's sessions close at 137: by end, then first */
+        expect_rows(&h, {10, 122, 3, "{\"k\":\"b\",\"n\":2,\"total\":36,\"ws\":112,\"we\":122}"},
+                    {10, 122, 9, "{\"k\":\"a\",\"n\":1,\"total\":256,\"ws\":122,\"we\":122}"});
+        h_tick(&h, 160); /* c's [136, 141] closes at 156 */
+        expect_rows(&h, {11, 141, 7, "{\"k\":\"c\",\"n\":2,\"total\":576,\"ws\":136,\"we\":141}"});
+        struct sl_aggop_stats st = h_stats(&h);
+        assert_int_equal(st.late, 1);
+        assert_int_equal(st.records, 9);
+        assert_int_equal(st.keys, 0); /* every session closed: no key left */
+        rec(&h, "d", 1, 200);
+        h_flush(&h);
+        expect_rows(&h, {SL_SEQ_EOF, 200, 12, "{\"k\":\"d\",\"n\":1,\"total\":1,\"ws\":200,\"we\":200}"});
+        h_free(&h);
+}
+
+/* EMIT CHANGES: a session a record extends or merges is retracted first. */
+static void test_session_changes(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SESSION_SQL("10 MILLISECONDS, GRACE PERIOD 20 MILLISECONDS", "CHANGES"));
+        rec(&h, "a", 1, 100);
+        expect_rows(&h, {1, 100, 1, "{\"k\":\"a\",\"n\":1,\"total\":1,\"ws\":100,\"we\":100}"});
+        rec(&h, "a", 2, 100); /* inside: same window, an update, no tombstone */
+        expect_rows(&h, {2, 100, 1, "{\"k\":\"a\",\"n\":2,\"total\":3,\"ws\":100,\"we\":100}"});
+        rec(&h, "a", 4, 118); /* 18 after 100: a second session */
+        expect_rows(&h, {3, 118, 3, "{\"k\":\"a\",\"n\":1,\"total\":4,\"ws\":118,\"we\":118}"});
+        rec(&h, "a", 8, 95);  /* moves the first session's start back */
+        expect_rows(&h, {4, 100, 0, "{\"key\":\"a\",\"windowStart\":100,\"windowEnd\":100,\"value\":null}"},
+                    {4, 100, 1, "{\"k\":\"a\",\"n\":3,\"total\":11,\"ws\":95,\"we\":100}"});
+        rec(&h, "a", 16, 109); /* within 10 of both: merges them, two tombstones by end */
+        expect_rows(&h, {5, 100, 0, "{\"key\":\"a\",\"windowStart\":95,\"windowEnd\":100,\"value\":null}"},
+                    {5, 118, 0, "{\"key\":\"a\",\"windowStart\":118,\"windowEnd\":118,\"value\":null}"},
+                    {5, 118, 1, "{\"k\":\"a\",\"n\":5,\"total\":31,\"ws\":95,\"we\":118}"});
+        h_tick(&h, 155); /* closes it (118 + 30): no row in EMIT CHANGES, key gone */
+        expect_no_rows(&h);
+        assert_int_equal(h_stats(&h).keys, 0);
+        rec(&h, "a", 32, 126); /* a new session: the closed one is not merged again */
+        expect_rows(&h, {7, 126, 7, "{\"k\":\"a\",\"n\":1,\"total\":32,\"ws\":126,\"we\":126}"});
+        h_flush(&h);
+        expect_no_rows(&h);
+        assert_int_equal(h_stats(&h).rows, 9);
+        h_free(&h);
+}
+
+/* Multi-column key: the tombstone's key is the array of GROUP BY values. */
+static void test_session_tombstone_key(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT COUNT(*) AS n FROM s\n"
+                       "  WINDOW SESSION (5 SECONDS) GROUP BY k, v;");
+        rec(&h, "x\"y", 7, 1000);
+        rec(&h, "x\"y", 7, 2000);
+        expect_rows(&h, {1, 1000, 1, "{\"n\":1}"},
+                    {2, 1000, 0, "{\"key\":[\"x\\\"y\",7],\"windowStart\":1000,\"windowEnd\":1000,\"value\":null}"},
+                    {2, 2000, 1, "{\"n\":2}"});
+        h_free(&h);
+}
+
+/*
+ * The larger states across a session merge.  Gap 20: a: [130] {4}, then
+ * [100] {7} before it, [130, 135] {4, 7}, [100, 105] {7, 8}; a NULL at 118
+ * is within 20 of both and merges them into [100, 135].  The merge adds the
+ * later-starting session (seqs 1 and 3) into the earlier (seqs 2 and 4), so
+ * LATEST_BY_OFFSET must keep seq 4's 8 from the destination and
+ * EARLIEST_BY_OFFSET seq 1's 4 from the source; the two 7s count once in
+ * COUNT_DISTINCT and TOPKDISTINCT and twice in TOPK.  STDDEV_SAMP of
+ * {7, 8, 4, 7}: mean 6.5, squares 0.25 + 2.25 + 6.25 + 0.25 = 9, sqrt(9 / 3).
+ */
+static void test_session_ext_merge(void **state)
+{
+        (void)state;
+        struct h h;
+        h_init(&h, SRC "CREATE TABLE t AS SELECT k, TOPK(v, 3) AS t, LATEST_BY_OFFSET(v) AS l,\n"
+                       "  EARLIEST_BY_OFFSET(v) AS e, COUNT_DISTINCT(v) AS c, STDDEV_SAMP(v) AS sd,\n"
+                       "  TOPKDISTINCT(v, 3) AS td, WINDOWSTART AS ws, WINDOWEND AS we FROM s\n"
+                       "  WINDOW SESSION (20 MILLISECONDS, GRACE PERIOD 100 MILLISECONDS)\n"
+                       "  GROUP BY k EMIT FINAL;");
+        rec(&h, "a", 4, 130); /* seq 1 */
+        rec(&h, "a", 7, 100); /* seq 2: 30 before, its own session */
+        rec(&h, "a", 7, 135); /* seq 3 */
+        rec(&h, "a", 8, 105); /* seq 4 */
+        struct sl_value nullv[4] = {
+                {.u.s = {"a", 1}, .type = SL_T_STRING}, {.type = SL_T_NULL},
+                {.u.i = 118, .type = SL_T_BIGINT}, {.type = SL_T_NULL}};
+        h_record(&h, nullv); /* seq 5: merges, adds no value */
+        rec(&h, "b", 1, 200); /* seq 6: b's own session, one value */
+        expect_no_rows(&h);
+        h_flush(&h);
+        expect_rows(&h,
+                    {SL_SEQ_EOF, 135, 1, "{\"k\":\"a\",\"t\":[8,7,7],\"l\":8,\"e\":4,\"c\":3,"
+                                         "\"sd\":1.7320508075688772,\"td\":[8,7,4],\"ws\":100,\"we\":135}"},
+                    {SL_SEQ_EOF, 200, 6, "{\"k\":\"b\",\"t\":[1],\"l\":1,\"e\":1,\"c\":1,"
+                                         "\"sd\":null,\"td\":[1],\"ws\":200,\"we\":200}"});
+        struct sl_aggop_stats st = h_stats(&h);
+        assert_int_equal(st.records, 6);
+        assert_int_equal(st.late, 0);
+        h_free(&h);
+}
+
+/* The model: per key a list of open sessions, applied after closing. */
+struct msess {
+        int key;
+        int64_t start, end, n, sum;
+        uint64_t first;
+};
+
+struct smodel {
+        int64_t gap, grace;
+        bool final;
+        struct msess *s;
+        size_t ns, caps;
+        struct mrow *rows;
+        size_t nrows, caprows;
+        uint64_t late;
+};
+
+static struct mrow *sm_row(struct smodel *m, uint64_t seq, int64_t wend, uint64_t first)
+{
+        if (m->nrows == m->caprows) {
+                m->caprows = m->caprows ? m->caprows * 2 : 1024;
+                m->rows = realloc(m->rows, m->caprows * sizeof *m->rows);
+                assert_non_null(m->rows);
+        }
+        struct mrow *r = &m->rows[m->nrows++];
+        *r = (struct mrow){.seq = seq, .wend = wend, .first = first};
+        return r;
+}
+
+static void sm_emit(struct smodel *m, uint64_t seq, const struct msess *x)
+{
+        struct mrow *r = sm_row(m, seq, x->end, x->first);
+        snprintf(r->text, sizeof r->text,
+                 "{\"k\":\"k%d\",\"n\":%lld,\"total\":%lld,\"ws\":%lld,\"we\":%lld}", x->key,
+                 (long long)x->n, (long long)x->sum, (long long)x->start, (long long)x->end);
+}
+
+static int cmp_msess(const void *a, const void *b)
+{
+        const struct msess *x = a, *y = b;
+        if (x->end != y->end)
+                return x->end < y->end ? -1 : 1;
+        return (x->first > y->first) - (x->first < y->first);
+}
+
+static void sm_close(struct smodel *m, int64_t st, uint64_t seq)
+{
+        struct msess *due = malloc((m->ns + 1) * sizeof *due);
+        size_t n = 0, k = 0;
+        for (size_t i = 0; i < m->ns; i++) {
+                if (st == INT64_MAX || m->s[i].end + m->gap + m->grace <= st)
+                        due[n++] = m->s[i];
+                else
+                        m->s[k++] = m->s[i];
+        }
+        m->ns = k;
+        qsort(due, n, sizeof *due, cmp_msess);
+        if (m->final)
+                for (size_t i = 0; i < n; i++)
+                        sm_emit(m, seq, &due[i]);
+        free(due);
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+        const struct msess *x = a, *y = b;
+        return (x->start > y->start) - (x->start < y->start);
+}
+
+static void sm_record(struct smodel *m, uint64_t seq, int key, int64_t v, int64_t ts, int64_t st)
+{
+        sm_close(m, st, seq);
+        /* the key's sessions the record touches, in start order */
+        struct msess touched[8], merged = {.key = key, .start = ts, .end = ts, .first = seq};
+        size_t nt = 0, k = 0;
+        for (size_t i = 0; i < m->ns; i++) {
+                struct msess *x = &m->s[i];
+                if (x->key == key && x->start - m->gap <= ts && ts <= x->end + m->gap) {
+                        assert_true(nt < 8);
+                        touched[nt++] = *x;
+                } else {
+                        m->s[k++] = *x;
+                }
+        }
+        m->ns = k;
+        if (nt == 0 && ts + m->gap + m->grace <= st) {
+                m->late++;
+                return;
+        }
+        qsort(touched, nt, sizeof *touched, cmp_start);
+        for (size_t i = 0; i < nt; i++) {
+                if (touched[i].start < merged.start)
+                        merged.start = touched[i].start;
+                if (touched[i].end > merged.end)
+                        merged.end = touched[i].end;
+                if (touched[i].first < merged.first)
+                        merged.first = touched[i].first;
+                merged.n += touched[i].n;
+                merged.sum += touched[i].sum;
+        }
+        if (!m->final)
+                for (size_t i = 0; i < nt; i++) {
+                        if (touched[i].start == merged.start && touched[i].end == merged.end)
+                                continue;
+                        struct mrow *r = sm_row(m, seq, touched[i].end, 0);
+                        snprintf(r->text, sizeof r->text,
+                                 "{\"key\":\"k%d\",\"windowStart\":%lld,\"windowEnd\":%lld,"
+                                 "\"value\":null}", key, (long long)touched[i].start,
+                                 (long long)touched[i].end);
+                }
+        merged.n++;
+        merged.sum += v;
+        if (m->ns == m->caps) {
+                m->caps = m->caps ? m->caps * 2 : 256;
+                m->s = realloc(m->s, m->caps * sizeof *m->s);
+                assert_non_null(m->s);
+        }
+        m->s[m->ns++] = merged;
+        if (!m->final)
+                sm_emit(m, seq, &merged);
+}
+
+static void run_random_sessions(int64_t gap, int64_t grace, bool final, int nkeys, int nrec)
+{
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 SRC "CREATE TABLE t AS SELECT k, COUNT(*) AS n, SUM(v) AS total, WINDOWSTART AS ws,\n"
+                     "  WINDOWEND AS we FROM s WINDOW SESSION (%lld MILLISECONDS,\n"
+                     "  GRACE PERIOD %lld MILLISECONDS) GROUP BY k EMIT %s;",
+                 (long long)gap, (long long)grace, final ? "FINAL" : "CHANGES");
+        struct h h;
+        h_init(&h, sql);
+        struct smodel m = {.gap = gap, .grace = grace, .final = final};
+        int64_t t = -50 * gap;
+        for (int i = 0; i < nrec; i++) {
+                /* mostly forward, some jitter back, now and then a jump past the gap */
+                uint64_t r = rnd();
+                if (r % 97 == 0)
+                        t += 3 * gap;
+                else
+                        t += (int64_t)(rnd() % (uint64_t)(gap / 2 + 2));
+                int64_t ts = t - (r % 3 == 0 ? (int64_t)(rnd() % (uint64_t)(gap + grace + 3)) : 0);
+                int key = (int)(rnd() % (uint64_t)nkeys);
+                int64_t v = (int64_t)(rnd() % 1000) - 500;
+                char k[16];
+                snprintf(k, sizeof k, "k%d", key);
+                rec(&h, k, v, ts);
+                sm_record(&m, h.seq, key, v, ts, h.st);
+                if (r % 53 == 0) { /* a tick from another worker */
+                        h_tick(&h, h.st + (int64_t)(rnd() % (uint64_t)gap));
+                        sm_close(&m, h.st, h.seq);
+                        t = h.st;
+                }
+        }
+        h_flush(&h);
+        sm_close(&m, INT64_MAX, SL_SEQ_EOF);
+        for (size_t i = 0; i < m.nrows && i < h.nrows; i++) {
+                const struct row *a = &h.rows[i];
+                const struct mrow *b = &m.rows[i];
+                if (a->seq != b->seq || a->wend != b->wend || a->first != b->first ||
+                    strcmp(a->text, b->text) != 0)
+                        fail_msg("row %zu: got seq %llu wend %lld first %llu %s\n"
+                                 "        want seq %llu wend %lld first %llu %s",
+                                 i, (unsigned long long)a->seq, (long long)a->wend,
+                                 (unsigned long long)a->first, a->text,
+                                 (unsigned long long)b->seq, (long long)b->wend,
+                                 (unsigned long long)b->first, b->text);
+        }
+        assert_int_equal(h.nrows, m.nrows);
+        struct sl_aggop_stats st = h_stats(&h);
+        assert_int_equal(st.late, m.late);
+        assert_true(m.late > 0);
+        assert_int_equal(st.records, (uint64_t)nrec - m.late);
+        assert_int_equal(st.rows, m.nrows);
+        if (final)
+                assert_int_equal(st.keys, 0);
+        assert_true(st.keys_max <= (uint64_t)nkeys);
+        free(m.s);
+        free(m.rows);
+        h_free(&h);
+}
+
+static void test_random_sessions(void **state)
+{
+        (void)state;
+        run_random_sessions(10, 0, true, 7, 3000);
+        run_random_sessions(10, 0, false, 7, 3000);
+        run_random_sessions(10, 25, true, 5, 3000);   /* up to 4 open sessions a key */
+        run_random_sessions(10, 25, false, 5, 3000);
+        run_random_sessions(3, 40, false, 3, 3000);   /* up to 15 */
+        run_random_sessions(1, 0, true, 2, 3000);
+        run_random_sessions(50, 20, true, 600, 8000); /* the table grows under the heap */
+}
+
 /* ---- snapshots (sl_aggop_save / sl_aggop_load) ----------------------- */
 
 static struct sl_buf h_save(const struct h *h)
@@ -942,6 +1262,9 @@ static void test_snapshot_continues(void **state)
         run_snapshots("WINDOW HOPPING (SIZE 12 MILLISECONDS, ADVANCE BY 4 MILLISECONDS)",
                       "CHANGES", 25, 3000);
         run_snapshots("", "CHANGES", 30, 2000);
+        run_snapshots("WINDOW SESSION (4 MILLISECONDS, GRACE PERIOD 9 MILLISECONDS)", "FINAL", 30, 3000);
+        run_snapshots("WINDOW SESSION (4 MILLISECONDS, GRACE PERIOD 9 MILLISECONDS)", "CHANGES", 30, 3000);
+        run_snapshots("WINDOW SESSION (20 MILLISECONDS)", "FINAL", 800, 10000);
         /* many keys: the table grows several times, a deep free list */
         run_snapshots("WINDOW TUMBLING (SIZE 50 MILLISECONDS, GRACE PERIOD 10 MILLISECONDS)",
                       "FINAL", 5000, 40000);
@@ -1025,7 +1348,7 @@ static void h_damaged_state(struct h *h, const char *sql)
                 rec(h, k, i, 14);
         }
         rec(h, "k9", 9, 16);
-        assert_int_equal(h_stats(h).keys, 4);
+        assert_int_equal(h_stats(h).keys, h->q->win.kind == SL_WIN_SESSION ? 10 : 4);
 }
 
 /* blob damaged must be refused, after which the same aggop loads the good
@@ -1170,6 +1493,63 @@ static void test_snapshot_rejects_ext(void **state)
         h_free(&a);
 }
 
+/* Session entries: every field a later record, close or row relies on. */
+static void test_snapshot_rejects_session(void **state)
+{
+        (void)state;
+        const char *sql = SESSION_SQL("10 MILLISECONDS, GRACE PERIOD 20 MILLISECONDS", "FINAL");
+        enum { S_START = 0, S_END = 8, S_FIRST = 16, S_ACC = 24 };
+        struct h a;
+        h_damaged_state(&a, sql); /* k0 [3, 3] and [14, 14], k9 [16, 16]; stream time 16 */
+        struct sl_buf good = h_save(&a);
+        uint32_t npanes, nagg;
+        memcpy(&npanes, good.p + 8, 4);
+        memcpy(&nagg, good.p + 12, 4);
+        assert_int_equal(npanes, 3); /* ceil((10 + 20) / 10) */
+        const size_t ssize = S_ACC + nagg * ACC_SIZE;
+        const size_t v9 = value_at(&good, "k9", 2), s9 = v9 + E_PANES;
+        const size_t s0 = value_at(&good, "k0", 2) + E_PANES;
+        assert_int_equal(get_i64(good.p + v9 + E_NEXT_CLOSE), 46);
+        assert_int_equal(get_i64(good.p + v9 + E_LIVE) & 0xffffffff, 1);
+        assert_true(get_i64(good.p + s9 + S_START) == 16 && get_i64(good.p + s9 + S_END) == 16);
+        assert_int_equal(get_i64(good.p + s9 + S_FIRST), 13);
+        /* k0: 3 and 14 are 11 apart: two sessions */
+        assert_true(get_i64(good.p + s0 + S_START) == 3 && get_i64(good.p + s0 + S_END) == 3);
+        assert_true(get_i64(good.p + s0 + ssize + S_START) == 14 &&
+                    get_i64(good.p + s0 + ssize + S_FIRST) == 10);
+        char *c;
+        c = copy_of(&good), set_i64(c + 24, 0), refused(sql, &good, c, "k_done set");
+        c = copy_of(&good), set_i64(c + v9 + E_NEXT_CLOSE, 47), refused(sql, &good, c, "close after the session's");
+        c = copy_of(&good), set_i64(c + v9 + E_NEXT_CLOSE, 16), refused(sql, &good, c, "close due");
+        c = copy_of(&good), set_i64(c + v9 + E_FINAL_DONE, 5), refused(sql, &good, c, "final_done");
+        c = copy_of(&good), c[v9 + E_LIVE] = 0, refused(sql, &good, c, "no session");
+        c = copy_of(&good), c[v9 + E_LIVE] = 4, refused(sql, &good, c, "more sessions than fit");
+        c = copy_of(&good), set_i64(c + s9 + S_START, 17), refused(sql, &good, c, "start after end");
+        c = copy_of(&good), set_i64(c + s9 + S_END, 17), refused(sql, &good, c, "end after stream time");
+        c = copy_of(&good), set_i64(c + s9 + S_FIRST, 0), refused(sql, &good, c, "no first record");
+        c = copy_of(&good), set_i64(c + s9 + S_ACC + ACC_N, -1), refused(sql, &good, c, "count -1");
+        /* k9 with an earlier session [2, 6] before [16, 16]: within the gap */
+        c = copy_of(&good), c[v9 + E_LIVE] = 2;
+        memcpy(c + s9 + ssize, good.p + s9, ssize);
+        set_i64(c + s9 + S_START, 2), set_i64(c + s9 + S_END, 6), set_i64(c + s9 + S_FIRST, 1);
+        memset(c + s9 + S_ACC, 0, nagg * ACC_SIZE);
+        set_i64(c + v9 + E_NEXT_CLOSE, 36);
+        refused(sql, &good, c, "sessions within the gap");
+        /* [2, 5]: 11 ms apart, a state records could have made; loaded */
+        c = copy_of(&good), c[v9 + E_LIVE] = 2;
+        memcpy(c + s9 + ssize, good.p + s9, ssize);
+        set_i64(c + s9 + S_START, 2), set_i64(c + s9 + S_END, 5), set_i64(c + s9 + S_FIRST, 1);
+        memset(c + s9 + S_ACC, 0, nagg * ACC_SIZE);
+        set_i64(c + v9 + E_NEXT_CLOSE, 35);
+        struct h b;
+        h_init(&b, sql);
+        assert_int_equal(h_load(&b, c, good.len), 0);
+        free(c);
+        h_free(&b);
+        sl_buf_free(&good);
+        h_free(&a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1187,10 +1567,16 @@ int main(void)
                 cmocka_unit_test(test_random_tumbling),
                 cmocka_unit_test(test_random_hopping),
                 cmocka_unit_test(test_many_keys),
+                cmocka_unit_test(test_session_final),
+                cmocka_unit_test(test_session_changes),
+                cmocka_unit_test(test_session_tombstone_key),
+                cmocka_unit_test(test_session_ext_merge),
+                cmocka_unit_test(test_random_sessions),
                 cmocka_unit_test(test_snapshot_continues),
                 cmocka_unit_test(test_snapshot_empty),
                 cmocka_unit_test(test_snapshot_rejects),
                 cmocka_unit_test(test_snapshot_rejects_ext),
+                cmocka_unit_test(test_snapshot_rejects_session),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

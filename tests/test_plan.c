@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "engine/buf.h"
 #include "engine/plan.h"
 
 #define STREAM                                                                      \
@@ -235,6 +236,59 @@ static void test_window_errors(void **state)
                      "gcd(size, advance)); at most 4096 are supported");
 }
 
+static void test_session_errors(void **state)
+{
+        (void)state;
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, COUNT(*) AS n FROM tx\n"
+                            "  WINDOW SESSION (1 SECOND, GRACE PERIOD 1 HOUR) GROUP BY userId;",
+                     "WINDOW", 1,
+                     "this SESSION window keeps up to 3601 sessions per key "
+                     "(ceil((gap + grace) / gap)); at most 256 are supported: "
+                     "shorten the GRACE PERIOD or widen the gap");
+        expect_error(STREAM "CREATE TABLE o WITH (VALUE_FORMAT = 'FLATBUFFERS') AS\n"
+                            "  SELECT userId, COUNT(*) AS n FROM tx\n"
+                            "  WINDOW SESSION (5 MINUTES) GROUP BY userId EMIT CHANGES;",
+                     "WINDOW", 1,
+                     "a SESSION window with EMIT CHANGES retracts merged sessions with "
+                     "tombstones, which VALUE_FORMAT='FLATBUFFERS' rows cannot carry in a "
+                     "file: use EMIT FINAL or JSON");
+        expect_error(STREAM "CREATE STREAM o AS SELECT userId FROM tx WINDOW SESSION (5 MINUTES);",
+                     "WINDOW", 1,
+                     "WINDOW is only allowed in CREATE TABLE ... AS SELECT (a stream does not aggregate)");
+        expect_error(STREAM "CREATE TABLE o AS SELECT userId, COUNT(*) AS n FROM tx\n"
+                            "  WINDOW SESSION (10000000000 DAYS) GROUP BY userId;",
+                     "WINDOW", 1, "SESSION gap must be between 1 ms and 576460752303423488 ms");
+}
+
+/* Sizes of a session window; FLATBUFFERS rows are fine with EMIT FINAL. */
+static void test_session_query(void **state)
+{
+        (void)state;
+        struct sl_plan *p = load_ok(STREAM
+                "CREATE TABLE s1 AS SELECT userId, WINDOWSTART AS ws, WINDOWEND AS we, COUNT(*) AS n\n"
+                "  FROM tx WINDOW SESSION (30 MINUTES) GROUP BY userId;\n"
+                "CREATE TABLE s2 WITH (KAFKA_TOPIC = 'f', VALUE_FORMAT = 'FLATBUFFERS') AS\n"
+                "  SELECT userId, SUM(amount) AS t FROM tx\n"
+                "  WINDOW SESSION (10 SECONDS, GRACE PERIOD 25 SECONDS) GROUP BY userId EMIT FINAL;\n");
+        const struct sl_query *q = &p->queries[0];
+        assert_int_equal(q->win.kind, SL_WIN_SESSION);
+        assert_true(q->win.size == 1800000 && q->win.advance == 1800000 && q->win.grace == 0);
+        assert_int_equal(q->win.max_panes, 1); /* one open session without grace */
+        assert_int_equal(q->emit, SL_EMIT_CHANGES);
+        q = &p->queries[1];
+        assert_true(q->win.size == 10000 && q->win.grace == 25000);
+        assert_int_equal(q->win.max_panes, 4); /* ceil(35 s / 10 s) */
+        assert_int_equal(q->emit, SL_EMIT_FINAL);
+        struct sl_buf b = {0};
+        sl_plan_explain(p, &b);
+        assert_true(sl_buf_ok(&b));
+        sl_buf_addc(&b, 0);
+        assert_non_null(strstr(b.p, "window: SESSION (30 MINUTES, GRACE PERIOD 0"));
+        assert_non_null(strstr(b.p, "per key a sorted list of at most 4 open sessions, merged on overlap"));
+        sl_buf_free(&b);
+        sl_plan_free(p);
+}
+
 static void test_property_errors(void **state)
 {
         (void)state;
@@ -395,6 +449,11 @@ static void test_ext_aggregate_errors(void **state)
         expect_error(T0 "EMA(amount, 0.5) AS e" HOP, "EMA", 1,
                      "EMA cannot be used in a HOPPING window: it depends on record order, which the "
                      "window's panes do not keep (use a TUMBLING window or none)");
+        /* nor across two sessions a record merges */
+        expect_error(T0 "COUNT(*) AS n,\n  EMA(amount, 0.5) AS e"
+                        " FROM tx WINDOW SESSION (5 MINUTES) GROUP BY userId;", "EMA", 1,
+                     "EMA cannot be used in a SESSION window: it depends on record order, which "
+                     "merging two sessions does not keep (use a TUMBLING window or none)");
         /* an ARRAY is selected as it is, never computed with */
         expect_error(T0 "TOPK(amount, 3) + 1 AS t" T1, "TOPK", 1,
                      "TOPK returns an ARRAY, which can only be selected as it is, not used in an expression");
@@ -834,6 +893,8 @@ int main(void)
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_aggregate_errors),
                 cmocka_unit_test(test_window_errors),
+                cmocka_unit_test(test_session_errors),
+                cmocka_unit_test(test_session_query),
                 cmocka_unit_test(test_property_errors),
                 cmocka_unit_test(test_name_errors),
                 cmocka_unit_test(test_condition_errors),

@@ -358,6 +358,33 @@ static void test_create_table_hopping(void **state)
         sl_script_free(script);
 }
 
+/* ksqlDB's WINDOW SESSION (gap [, GRACE PERIOD]); SESSION stays a name. */
+static void test_create_table_session(void **state)
+{
+        (void)state;
+        struct sl_script *script = parse_ok(
+                "CREATE TABLE t AS SELECT c, session, COUNT(*) AS n FROM s\n"
+                "WINDOW SESSION (30 MINUTES) GROUP BY c, session EMIT FINAL;\n"
+                "CREATE TABLE u AS SELECT c, COUNT(*) FROM s\n"
+                "WINDOW session (90 SECONDS, GRACE PERIOD 2 HOURS) WHERE x > 0 GROUP BY c;");
+        const struct sl_select *sel = script->stmts[0].select;
+        assert_int_equal(sel->window.kind, SL_WIN_SESSION);
+        assert_pos(sel->window.pos, 2, 1);
+        assert_int_equal(sel->window.size_ms, 30 * 60000);
+        assert_false(sel->window.has_grace);
+        assert_int_equal(sel->window.grace_ms, 0);
+        assert_column(sel->items[1].expr, "session", 1, 29);
+        assert_column(sel->group[1], "session", 2, 41);
+        assert_int_equal(sel->emit, SL_EMIT_FINAL);
+        sel = script->stmts[1].select;
+        assert_int_equal(sel->window.kind, SL_WIN_SESSION);
+        assert_int_equal(sel->window.size_ms, 90000);
+        assert_true(sel->window.has_grace);
+        assert_int_equal(sel->window.grace_ms, 2 * 3600000);
+        assert_non_null(sel->where);
+        sl_script_free(script);
+}
+
 static void test_time_units(void **state)
 {
         (void)state;
@@ -892,8 +919,28 @@ static const struct error_case error_cases[] = {
           "expected ',' and ADVANCE BY after SIZE of a HOPPING window, found ')'" },
         { "CREATE TABLE t AS SELECT a FROM s WINDOW TUMBLING (SIZE 1 MINUTE, ADVANCE BY 1 SECOND)",
           1, 67, "ADVANCE BY is only allowed in a HOPPING window" },
-        { "CREATE TABLE t AS SELECT a FROM s WINDOW SESSION (30 MINUTES)", 1, 42,
-          "expected TUMBLING or HOPPING after WINDOW, found 'SESSION'" },
+        { "CREATE TABLE t AS SELECT a FROM s WINDOW SLIDING (SIZE 1 MINUTE)", 1,
+          42, "expected TUMBLING, HOPPING or SESSION after WINDOW, found 'SLIDING'" },
+        { "CREATE TABLE t AS SELECT a FROM s WINDOW SESSION (0 MINUTES) GROUP BY a", 1,
+          51, "a SESSION window's gap must be greater than 0" },
+        { "CREATE TABLE t AS SELECT a FROM s WINDOW SESSION (SIZE 30 MINUTES) GROUP BY a", 1,
+          51, "a SESSION window takes its inactivity gap without SIZE: WINDOW SESSION (30 MINUTES)" },
+        { "CREATE TABLE t AS SELECT a FROM s WINDOW SESSION (30 MINUTES, ADVANCE BY 1 MINUTE) GROUP BY a", 1,
+          63, "ADVANCE BY is only allowed in a HOPPING window" },
+        { "CREATE TABLE t AS SELECT a FROM s WINDOW SESSION (ADVANCE BY 1 MINUTE) GROUP BY a", 1,
+          51, "ADVANCE BY is only allowed in a HOPPING window" },
+        { "CREATE TABLE t AS SELECT a FROM s WINDOW SESSION 30 MINUTES GROUP BY a", 1,
+          50, "expected '(' after SESSION, found '30'" },
+        { "CREATE TABLE t AS SELECT a FROM s WINDOW SESSION (30) GROUP BY a", 1,
+          53, "expected time unit (MILLISECONDS, SECONDS, MINUTES, HOURS or DAYS) after SESSION 30, found ')'" },
+        { "CREATE TABLE t AS SELECT a FROM s WINDOW SESSION (MINUTES) GROUP BY a", 1,
+          51, "expected integer duration after SESSION, found 'MINUTES'" },
+        { "CREATE TABLE t AS SELECT a FROM s WINDOW SESSION (30 MINUTES GRACE PERIOD 1 MINUTE) GROUP BY a", 1,
+          62, "expected ',' or ')' to close the SESSION window, found 'GRACE'" },
+        { "CREATE TABLE t AS SELECT a FROM s WINDOW SESSION (30 MINUTES, GRACE PERIOD 1 MINUTE, 2) GROUP BY a", 1,
+          84, "expected ')' to close the SESSION window, found ','" },
+        { "CREATE TABLE t AS SELECT a FROM s WINDOW SESSION (30 MINUTES, PERIOD 1 MINUTE) GROUP BY a", 1,
+          63, "expected GRACE PERIOD, found 'PERIOD'" },
         { "CREATE TABLE t AS SELECT a FROM s WINDOW TUMBLING (SIZE 1.5 MINUTES)", 1, 57,
           "expected integer duration after SIZE, found '1.5'" },
         { "CREATE TABLE t AS SELECT a FROM s WINDOW TUMBLING (SIZE 1 MINUTE GRACE PERIOD 1 SECOND)",
@@ -1094,6 +1141,7 @@ static void test_random_mutations(void **state)
         static const char *const pieces[] = {
                 "CREATE ", "STREAM ", "TABLE ", "SELECT ", "FROM ", "WHERE ", "GROUP BY ",
                 "HAVING ", "EMIT ", "CHANGES ", "FINAL ", "WINDOW ", "TUMBLING ", "HOPPING ",
+                "SESSION (", "SESSION ",
                 "SIZE ", "GRACE PERIOD ", "ADVANCE BY ", "AS ", "WITH ", "SET ", "(", ")", ",",
                 ";", ".", "*", "-", "+", "<", "<>", "=", "a ", "`b` ", "'s' ", "'x''y' ", "5 ",
                 "1.5 ", "9223372036854775808 ", "MINUTES ", "NOT ", "IS ", "NULL ", "AND ",
@@ -1152,6 +1200,7 @@ int main(void)
                 cmocka_unit_test(test_create_stream_columns_and_props),
                 cmocka_unit_test(test_create_stream_as),
                 cmocka_unit_test(test_create_table_hopping),
+                cmocka_unit_test(test_create_table_session),
                 cmocka_unit_test(test_time_units),
                 cmocka_unit_test(test_script_shapes),
                 cmocka_unit_test(test_precedence),

@@ -297,6 +297,45 @@ static void test_max_panes_bound(void **state)
         }
 }
 
+/*
+ * Session windows: the list holds ceil((gap + grace) / gap) sessions, at
+ * least as many as can be open at once (ends more than gap apart, within
+ * (st - gap - grace, st]: packed from st down, every gap + 1 ms), and
+ * exactly as many for the shapes where ms granularity does not help.
+ */
+static void test_session_sizes(void **state)
+{
+        (void)state;
+        static const int64_t shapes[][3] = {
+                /* gap, grace, expected list */
+                {1, 0, 1}, {10, 0, 1}, {10, 5, 2}, {10, 10, 2}, {10, 20, 3},
+                {10, 25, 4}, {30 * 60000, 5 * 60000, 2}, {1, 255, 256}, {3, 40, 15},
+        };
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+                struct sl_window w;
+                must_init(&w, SL_WIN_SESSION, shapes[i][0], 0, shapes[i][1]);
+                assert_true(w.size == shapes[i][0] && w.advance == w.size && w.pane == w.size);
+                assert_int_equal(w.grace, shapes[i][1]);
+                assert_int_equal(w.max_panes, (uint32_t)shapes[i][2]);
+                uint32_t packed = 0;
+                for (int64_t end = 0; end > -(w.size + w.grace); end -= w.size + 1)
+                        packed++;
+                assert_true(packed <= w.max_panes);
+                if (w.grace == 0 || w.size >= 10)
+                        assert_int_equal(packed, w.max_panes);
+        }
+        char err[256];
+        struct sl_window w;
+        assert_int_equal(init(&w, SL_WIN_SESSION, 1, 0, 256, err, sizeof err), -EINVAL);
+        assert_string_equal(err, "this SESSION window keeps up to 257 sessions per key "
+                                 "(ceil((gap + grace) / gap)); at most 256 are supported: "
+                                 "shorten the GRACE PERIOD or widen the gap");
+        assert_int_equal(init(&w, SL_WIN_SESSION, 0, 0, 0, err, sizeof err), -EINVAL);
+        assert_string_equal(err, "SESSION gap must be between 1 ms and 576460752303423488 ms");
+        assert_int_equal(init(&w, SL_WIN_SESSION, 10, 0, -1, err, sizeof err), -EINVAL);
+        assert_string_equal(err, "GRACE PERIOD out of range");
+}
+
 static void test_extreme_times(void **state)
 {
         (void)state;
@@ -387,6 +426,7 @@ int main(void)
                 cmocka_unit_test(test_negative_timestamps),
                 cmocka_unit_test(test_brute_force),
                 cmocka_unit_test(test_max_panes_bound),
+                cmocka_unit_test(test_session_sizes),
                 cmocka_unit_test(test_extreme_times),
                 cmocka_unit_test(test_validation),
         };

@@ -105,12 +105,13 @@ enum sl_window_kind {
         SL_WIN_NONE = 0,
         SL_WIN_TUMBLING,
         SL_WIN_HOPPING,
+        SL_WIN_SESSION,
 };
 
 struct sl_window_def {
         enum sl_window_kind kind;
         struct sl_pos pos;
-        int64_t size_ms;
+        int64_t size_ms;    /* SESSION: the inactivity gap */
         int64_t advance_ms; /* HOPPING only */
         int64_t grace_ms;   /* 0 unless given */
         bool has_grace;

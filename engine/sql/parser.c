@@ -14,8 +14,9 @@
  * select item without AS is always recognisable; the others (STREAM, KEY,
  * SIZE, WINDOWSTART, ...) also serve as bare names, because real schemas
  * have columns called `key` or `size` and ksqlDB's own examples alias
- * WINDOWSTART AS windowStart.  Type names and time units are not keywords
- * at all: they are matched by spelling where the grammar expects them.
+ * WINDOWSTART AS windowStart.  Type names, time units and SESSION (after
+ * WINDOW) are not keywords at all: they are matched by spelling where the
+ * grammar expects them, so a column may still be called `session`.
  *
  * Guarantees: the first error stops the parse and is reported at the first
  * byte of the offending token with a message saying what was expected and
@@ -908,6 +909,54 @@ static int parse_duration(struct sl_parser *p, const char *what, int64_t *ms,
                     found(p));
 }
 
+/* Optional ", GRACE PERIOD n unit" of every window kind. */
+static int parse_grace(struct sl_parser *p, struct sl_window_def *w)
+{
+        struct sl_pos num_pos;
+        int rc;
+        if (!at(p, SL_TOK_COMMA))
+                return 0;
+        if ((rc = next(p)))
+                return rc;
+        if (at_kw(p, SL_KW_ADVANCE))
+                return fail(p, p->tok.pos, "ADVANCE BY is only allowed in a HOPPING window");
+        if ((rc = expect_kw(p, SL_KW_GRACE, "GRACE PERIOD")) ||
+            (rc = expect_kw(p, SL_KW_PERIOD, "PERIOD after GRACE")) ||
+            (rc = parse_duration(p, "GRACE PERIOD", &w->grace_ms, &num_pos)))
+                return rc;
+        w->has_grace = true;
+        return 0;
+}
+
+/*
+ * SESSION (gap unit [, GRACE PERIOD n unit]): ksqlDB writes the gap bare,
+ * without SIZE.  The gap goes into size_ms.  p is at SESSION.
+ */
+static int parse_session(struct sl_parser *p, struct sl_window_def *w)
+{
+        struct sl_pos num_pos;
+        int rc;
+        w->kind = SL_WIN_SESSION;
+        if ((rc = next(p)) || (rc = expect(p, SL_TOK_LPAREN, "'(' after SESSION")))
+                return rc;
+        if (at_kw(p, SL_KW_SIZE))
+                return fail(p, p->tok.pos,
+                            "a SESSION window takes its inactivity gap without SIZE: "
+                            "WINDOW SESSION (30 MINUTES)");
+        if (at_kw(p, SL_KW_ADVANCE))
+                return fail(p, p->tok.pos, "ADVANCE BY is only allowed in a HOPPING window");
+        if ((rc = parse_duration(p, "SESSION", &w->size_ms, &num_pos)))
+                return rc;
+        if (w->size_ms == 0)
+                return fail(p, num_pos, "a SESSION window's gap must be greater than 0");
+        if ((rc = parse_grace(p, w)))
+                return rc;
+        if (!at(p, SL_TOK_RPAREN))
+                return fail(p, p->tok.pos, "expected %s')' to close the SESSION window, found %s",
+                            w->has_grace ? "" : "',' or ", found(p));
+        return next(p);
+}
+
 static int parse_window(struct sl_parser *p, struct sl_window_def *w)
 {
         struct sl_pos num_pos;
@@ -919,8 +968,10 @@ static int parse_window(struct sl_parser *p, struct sl_window_def *w)
                 w->kind = SL_WIN_TUMBLING;
         else if (at_kw(p, SL_KW_HOPPING))
                 w->kind = SL_WIN_HOPPING;
+        else if (word_is(&p->tok, "SESSION"))
+                return parse_session(p, w);
         else
-                return fail(p, p->tok.pos, "expected TUMBLING or HOPPING after WINDOW, found %s",
+                return fail(p, p->tok.pos, "expected TUMBLING, HOPPING or SESSION after WINDOW, found %s",
                             found(p));
         const char *kind = w->kind == SL_WIN_TUMBLING ? "TUMBLING" : "HOPPING";
         if ((rc = next(p)) || (rc = expect(p, SL_TOK_LPAREN, w->kind == SL_WIN_TUMBLING
@@ -942,17 +993,8 @@ static int parse_window(struct sl_parser *p, struct sl_window_def *w)
                 if (w->advance_ms > w->size_ms)
                         return fail(p, num_pos, "ADVANCE BY must not be greater than SIZE");
         }
-        if (at(p, SL_TOK_COMMA)) {
-                if ((rc = next(p)))
-                        return rc;
-                if (at_kw(p, SL_KW_ADVANCE))
-                        return fail(p, p->tok.pos, "ADVANCE BY is only allowed in a HOPPING window");
-                if ((rc = expect_kw(p, SL_KW_GRACE, "GRACE PERIOD")) ||
-                    (rc = expect_kw(p, SL_KW_PERIOD, "PERIOD after GRACE")) ||
-                    (rc = parse_duration(p, "GRACE PERIOD", &w->grace_ms, &num_pos)))
-                        return rc;
-                w->has_grace = true;
-        }
+        if ((rc = parse_grace(p, w)))
+                return rc;
         if (!at(p, SL_TOK_RPAREN))
                 return fail(p, p->tok.pos, "expected %s')' to close the %s window, found %s",
                             w->has_grace ? "" : "',' or ", kind, found(p));

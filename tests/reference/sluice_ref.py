@@ -15,7 +15,8 @@ equivalent sluice pipeline text.  Shape:
       "table": "agg", "topic": "out",
       "window": null
               | {"kind": "TUMBLING", "size": ms, "grace": ms}
-              | {"kind": "HOPPING", "size": ms, "advance": ms, "grace": ms},
+              | {"kind": "HOPPING", "size": ms, "advance": ms, "grace": ms}
+              | {"kind": "SESSION", "size": gap ms, "grace": ms},
       "where": EXPR | null,
       "group_by": ["k1", ...],
       "select": [{"expr": EXPR, "alias": "name" | null}, ...],
@@ -255,6 +256,7 @@ class WindowState:
         self.key, self.start, self.end = key, start, end
         self.first_seq = first_seq  # seq of the first record it accepted
         self.records = []
+        self.seqs = []  # SESSION: each record's seq, to keep records in input order
 
 
 def run(query, lines):
@@ -306,6 +308,14 @@ def run(query, lines):
         rows.append((fields, scales))
         stats["rows"] += 1
 
+    def tombstone(ws):
+        key = ws.key[0] if len(ws.key) == 1 else list(ws.key)
+        rows.append(([("key", key), ("windowStart", ws.start), ("windowEnd", ws.end),
+                      ("value", None)], {}))
+        stats["rows"] += 1
+
+    sessions = {}  # SESSION: key -> open WindowStates sorted by start
+
     seq = 0
     for line in lines:
         if line.strip(" \t\r\n") == "":
@@ -327,6 +337,44 @@ def run(query, lines):
             continue
         ts = rec[stream["timestamp"]]
         stream_time = ts if stream_time is None else max(stream_time, ts)
+        if window is not None and window["kind"] == "SESSION":
+            # A session [first, last record] closes once stream time >=
+            # last + gap + grace: close first, then apply the record.
+            gap = window["size"]
+            closing = [ws for lst in sessions.values() for ws in lst
+                       if stream_time >= ws.end + gap + grace]
+            for ws in closing:
+                sessions[ws.key].remove(ws)
+                if not sessions[ws.key]:
+                    del sessions[ws.key]
+            if query["emit"] == "FINAL":
+                for ws in sorted(closing, key=lambda w: (w.end, w.first_seq)):
+                    emit(ws)
+            lst = sessions.get(key, [])
+            touched = [ws for ws in lst if ws.start - gap <= ts <= ws.end + gap]
+            if not touched and ts + gap + grace <= stream_time:
+                stats["late"] += 1
+                continue
+            start = min([ts] + [ws.start for ws in touched])
+            end = max([ts] + [ws.end for ws in touched])
+            new = WindowState(key, start, end, min([seq] + [ws.first_seq for ws in touched]))
+            merged = []
+            for ws in touched:  # in start order: lst is sorted
+                merged.extend(zip(ws.seqs, ws.records))
+                if query["emit"] == "CHANGES" and (ws.start, ws.end) != (start, end):
+                    tombstone(ws)
+            merged.append((seq, rec))
+            # Merged sessions' records interleave: back to input order, which
+            # LATEST/EARLIEST_BY_OFFSET follow (the new record is not always
+            # the latest non-NULL value, nor the first session's the earliest).
+            merged.sort(key=lambda t: t[0])
+            new.seqs = [t[0] for t in merged]
+            new.records = [t[1] for t in merged]
+            sessions[key] = sorted([ws for ws in lst if ws not in touched] + [new],
+                                   key=lambda w: w.start)
+            if query["emit"] == "CHANGES":
+                emit(new)
+            continue
         accepted = [(s, e) for s, e in windows_for(window, ts)
                     if window is None or stream_time < e + grace]
         if not accepted:
@@ -350,7 +398,8 @@ def run(query, lines):
                       if stream_time >= ws.end + grace]:
                 del open_windows[k]
     if query["emit"] == "FINAL":
-        for ws in sorted(open_windows.values(), key=lambda w: (w.end, w.first_seq)):
+        left = list(open_windows.values()) + [ws for lst in sessions.values() for ws in lst]
+        for ws in sorted(left, key=lambda w: (w.end, w.first_seq)):
             emit(ws)
     return rows, stats
 
@@ -443,7 +492,12 @@ def render_sql(query):
          "  SELECT " + ",\n         ".join(items),
          "  FROM " + ident(st["name"])]
     w = query["window"]
-    if w:
+    if w and w["kind"] == "SESSION":
+        parts = [sql_duration(w["size"])]
+        if w.get("grace") is not None:
+            parts.append("GRACE PERIOD " + sql_duration(w["grace"]))
+        q.append("  WINDOW SESSION (%s)" % ", ".join(parts))
+    elif w:
         parts = ["SIZE " + sql_duration(w["size"])]
         if w["kind"] == "HOPPING":
             parts.append("ADVANCE BY " + sql_duration(w["advance"]))
