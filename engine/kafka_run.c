@@ -1152,6 +1152,39 @@ static int64_t start_offset(const struct krun *r, const struct kpart *kp, int64_
         return r->replay || committed < 0 ? RD_KAFKA_OFFSET_BEGINNING : committed;
 }
 
+/* Seeks every partition of l.  A seek waits for the fetcher of each
+ * partition's broker; a busy or restarting broker can make it time out, so
+ * a timed-out or retriable seek (or a partition's own error) is retried,
+ * seeking again being harmless, up to 6 times (about a minute) before the
+ * failure is reported as what. */
+static int seek_list(struct krun *r, rd_kafka_topic_partition_list_t *l, const char *what)
+{
+        for (int attempt = 1;; attempt++) {
+                for (int i = 0; i < l->cnt; i++)
+                        l->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+                rd_kafka_error_t *e = l->cnt ? rd_kafka_seek_partitions(r->consumer, l, 10000) : NULL;
+                rd_kafka_resp_err_t pe = RD_KAFKA_RESP_ERR_NO_ERROR;
+                for (int i = 0; !e && i < l->cnt && !pe; i++)
+                        pe = l->elems[i].err;
+                if (!e && !pe)
+                        return 0;
+                const char *why = e ? rd_kafka_error_string(e) : rd_kafka_err2str(pe);
+                bool retry = e ? rd_kafka_error_is_retriable(e) ||
+                                         rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__TIMED_OUT
+                               : true;
+                if (!retry || attempt == 6) {
+                        errf(r, "%s: %s", what, why);
+                        if (e)
+                                rd_kafka_error_destroy(e);
+                        return -EIO;
+                }
+                fprintf(stderr, "sluice: warning: %s: %s; trying again (%d of 5)\n", what, why,
+                        attempt);
+                if (e)
+                        rd_kafka_error_destroy(e);
+        }
+}
+
 static int seek_all(struct krun *r)
 {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)r->c.nparts);
@@ -1161,14 +1194,7 @@ static int seek_all(struct krun *r)
                 rd_kafka_topic_partition_list_add(l, topic_name(r, p->src),
                         p->partition)->offset = start_offset(r, kp, p->committed);
         }
-        rd_kafka_error_t *e = l->cnt ? rd_kafka_seek_partitions(r->consumer, l, 10000) : NULL;
-        int rc = 0;
-        if (e) {
-                errf(r, "rewinding the input after an aborted transaction: %s",
-                     rd_kafka_error_string(e));
-                rd_kafka_error_destroy(e);
-                rc = -EIO;
-        }
+        int rc = seek_list(r, l, "rewinding the input after an aborted transaction");
         rd_kafka_topic_partition_list_destroy(l);
         return rc;
 }
@@ -1629,13 +1655,7 @@ static int seek_held(struct krun *r)
                 rd_kafka_topic_partition_list_add(l, topic_name(r, p->src), p->partition)->offset =
                         kp->next >= 0 ? kp->next : start_offset(r, kp, p->committed);
         }
-        rd_kafka_error_t *e = l->cnt ? rd_kafka_seek_partitions(r->consumer, l, 10000) : NULL;
-        int rc = 0;
-        if (e) {
-                errf(r, "resuming the input after a pause: %s", rd_kafka_error_string(e));
-                rd_kafka_error_destroy(e);
-                rc = -EIO;
-        }
+        int rc = seek_list(r, l, "resuming the input after a pause");
         rd_kafka_topic_partition_list_destroy(l);
         return rc;
 }
